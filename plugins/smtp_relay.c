@@ -1,0 +1,424 @@
+/*
+ * smtp_relay.c - relay an SMTP conversation, keeping track of it.
+ *
+ * Bytes are relayed exactly, with three exceptions that keep tlshim's
+ * promises: the client's STARTTLS is answered here (tlshim never offers it
+ * on the loopback side, the upstream leg is already decided); AUTH is
+ * answered here when the upstream leg is not TLS (credentials never cross
+ * in cleartext unless cleartext_auth = yes); and the server's EHLO reply
+ * loses STARTTLS (and, in cleartext, AUTH) before the client sees it.
+ *
+ * To do that safely the relay follows the conversation: command lines from
+ * the client, message content up to CRLF.CRLF after DATA's 354, BDAT
+ * chunks by their size, SASL responses after AUTH's 334, and the server's
+ * replies in order, so that a local answer is sent only when the replies
+ * to commands pipelined before it have been relayed (RFC 2920).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "plugins/smtp.h"
+
+/* CRLF.CRLF scanner states; the start of content counts as after CRLF. */
+enum { DS_BOL = 0, DS_DOT, DS_DOTCR, DS_MID, DS_CR };
+
+void
+smtp_relay_free(struct smtp_priv *p)
+{
+	lb_clear(&p->down_lb);
+	lb_clear(&p->up_lb);
+	free(p->ehlo);
+	p->ehlo = NULL;
+	for (unsigned i = 0; i < p->local_n; i++)
+		free(p->local[(p->local_head + i) % SMTP_LOCAL_MAX]);
+	p->local_n = 0;
+}
+
+/* ---------------------------------------------------------- replies */
+
+static bool
+pipe_push(struct smtp_priv *p, enum smtp_cmd c)
+{
+	if (p->pipe_n == SMTP_PIPE_MAX)
+		return false;
+	p->pipe[(p->pipe_head + p->pipe_n) % SMTP_PIPE_MAX] = (uint8_t)c;
+	p->pipe_n++;
+	return true;
+}
+
+/* flush_local - local replies whose turn has come: they are at the head
+ * of the pipe, with no relayed command before them */
+static void
+flush_local(struct session *s, struct smtp_priv *p)
+{
+	while (p->pipe_n > 0 && p->pipe[p->pipe_head] == CMD_LOCAL &&
+	    p->local_n > 0) {
+		char *r = p->local[p->local_head];
+
+		sess_write_down(s, r, strlen(r));
+		free(r);
+		p->local_head = (p->local_head + 1) % SMTP_LOCAL_MAX;
+		p->local_n--;
+		p->pipe_head = (p->pipe_head + 1) % SMTP_PIPE_MAX;
+		p->pipe_n--;
+	}
+}
+
+/* answer_local - reply to the client for the server, in turn */
+static int
+answer_local(struct session *s, struct smtp_priv *p, const char *reply)
+{
+	if (p->pipe_n == 0) {
+		sess_write_down(s, reply, strlen(reply));
+		return 0;
+	}
+	if (p->local_n == SMTP_LOCAL_MAX || !pipe_push(p, CMD_LOCAL)) {
+		sess_set_result(s, RES_NONE, "client pipelined too many "
+		    "commands that tlshim answers itself");
+		return -1;
+	}
+	p->local[(p->local_head + p->local_n) % SMTP_LOCAL_MAX] =
+	    strdup(reply);
+	if (p->local[(p->local_head + p->local_n) % SMTP_LOCAL_MAX] == NULL) {
+		sess_set_result(s, RES_NONE, "out of memory");
+		return -1;
+	}
+	p->local_n++;
+	return 0;
+}
+
+/* ehlo_keep - should the client see this EHLO extension? */
+static bool
+ehlo_keep(struct session *s, const char *text, size_t len)
+{
+	/* tlshim already decided the upstream leg; the loopback leg never
+	 * does STARTTLS (RFC 3207 4.2 also forbids it after TLS). */
+	if (smtp_ehlo_keyword(text, len, "STARTTLS"))
+		return false;
+	/* Do not invite credentials that tlshim would refuse. */
+	if (smtp_ehlo_keyword(text, len, "AUTH") && !sess_up_tls(s) &&
+	    !sess_conf(s)->cleartext_auth)
+		return false;
+	return true;
+}
+
+/* ehlo_line - hold one line of an EHLO reply, dropping what the client
+ * must not see; at the end write the whole reply with its last kept line
+ * marked final */
+static int
+ehlo_line(struct session *s, struct smtp_priv *p, const char *line,
+    size_t len, const char *text, size_t textlen, bool last)
+{
+	/* The first line is the server's name, never an extension. */
+	bool keep = p->up_reply.nlines == 1 || ehlo_keep(s, text, textlen);
+
+	if (keep) {
+		char *n = realloc(p->ehlo, p->ehlo_len + len);
+		if (n == NULL) {
+			sess_set_result(s, RES_NONE, "out of memory");
+			return -1;
+		}
+		p->ehlo = n;
+		memcpy(p->ehlo + p->ehlo_len, line, len);
+		p->ehlo_len += len;
+	}
+	if (!last)
+		return 0;
+	/* Make the last kept line the final one; lines start with the
+	 * code, so find the last line's start after the previous LF. */
+	if (p->ehlo_len >= 5) {
+		size_t i = p->ehlo_len - 1;	/* at the final LF */
+		while (i > 0 && p->ehlo[i - 1] != '\n')
+			i--;
+		if (p->ehlo_len - i > 5 && p->ehlo[i + 3] == '-')
+			p->ehlo[i + 3] = ' ';
+	}
+	sess_write_down(s, p->ehlo, p->ehlo_len);
+	free(p->ehlo);
+	p->ehlo = NULL;
+	p->ehlo_len = 0;
+	return 0;
+}
+
+/* up_reply_line - one line of a server reply during the relay */
+static int
+up_reply_line(struct session *s, struct smtp_priv *p, const char *line,
+    size_t len)
+{
+	const char *text, *why;
+	size_t textlen;
+	enum smtp_rp rp;
+	enum smtp_cmd front;
+
+	rp = smtp_reply_line(&p->up_reply, line, len, &text, &textlen, &why);
+	if (rp == SRP_ERROR) {
+		sess_set_result(s, RES_NONE, "protocol error from server: %s",
+		    why);
+		return -1;
+	}
+	/* A reply with no command waiting is the server's own (a 421
+	 * before it closes): relay it as it is. */
+	front = p->pipe_n > 0 ? p->pipe[p->pipe_head] : CMD_OTHER;
+	if (front == CMD_EHLO && p->up_reply.code == 250) {
+		if (ehlo_line(s, p, line, len, text, textlen,
+		    rp == SRP_DONE) < 0)
+			return -1;
+	} else
+		sess_write_down(s, line, len);
+	if (rp != SRP_DONE)
+		return 0;
+
+	switch (front) {
+	case CMD_DATA:
+		/* Content started optimistically after DATA; a refusal
+		 * means none should have come, so go back to commands. */
+		if (p->up_reply.code != 354 && p->down == DOWN_DATA &&
+		    !p->data_seen)
+			p->down = DOWN_CMD;
+		break;
+	case CMD_AUTH:
+		if (p->up_reply.code == 334)
+			return 0;	/* the exchange goes on */
+		if (p->down == DOWN_SASL)
+			p->down = DOWN_CMD;
+		break;
+	default:
+		break;
+	}
+	if (p->pipe_n > 0) {
+		p->pipe_head = (p->pipe_head + 1) % SMTP_PIPE_MAX;
+		p->pipe_n--;
+	}
+	flush_local(s, p);
+	return 0;
+}
+
+int
+smtp_relay_from_up(struct session *s, const char *buf, size_t len)
+{
+	struct smtp_priv *p = sess_priv(s);
+	char *line;
+	size_t n, linelen;
+
+	while (len > 0) {
+		n = lb_append(&p->up_lb, buf, len);
+		buf += n;
+		len -= n;
+		for (;;) {
+			enum lb_res r = lb_next(&p->up_lb, &line, &linelen);
+			if (r == LB_MORE)
+				break;
+			if (r == LB_TOOBIG) {
+				sess_set_result(s, RES_NONE, "server reply line "
+				    "longer than %d bytes", SMTP_LINE_MAX);
+				return -1;
+			}
+			if (up_reply_line(s, p, line, linelen) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------- commands */
+
+/* verb_is - does the command line start with this verb? */
+static bool
+verb_is(const char *line, size_t len, const char *verb)
+{
+	size_t k = strlen(verb);
+
+	if (len < k || strncasecmp(line, verb, k) != 0)
+		return false;
+	return len == k || line[k] == ' ' || line[k] == '\r' ||
+	    line[k] == '\n';
+}
+
+/* parse_bdat - "BDAT <size> [LAST]" (RFC 3030); false if malformed */
+static bool
+parse_bdat(const char *line, size_t len, uint64_t *size)
+{
+	size_t i = 4;
+	uint64_t v = 0;
+
+	if (i >= len || line[i] != ' ')
+		return false;
+	i++;
+	if (i >= len || line[i] < '0' || line[i] > '9')
+		return false;
+	for (; i < len && line[i] >= '0' && line[i] <= '9'; i++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(line[i] - '0');
+	}
+	*size = v;
+	return true;
+}
+
+/* down_command - one command line from the client */
+static int
+down_command(struct session *s, struct smtp_priv *p, const char *line,
+    size_t len)
+{
+	enum smtp_cmd kind = CMD_OTHER;
+
+	if (verb_is(line, len, "STARTTLS"))
+		return answer_local(s, p, sess_up_tls(s) ?
+		    "502 5.5.1 tlshim: STARTTLS is not needed here, the "
+		    "upstream connection is already TLS\r\n" :
+		    "502 5.5.1 tlshim: STARTTLS is not available on this "
+		    "connection\r\n");
+	if (verb_is(line, len, "AUTH")) {
+		if (!sess_up_tls(s) && !sess_conf(s)->cleartext_auth) {
+			outcome_set_reason(sess_outcome(s), "refused AUTH: "
+			    "the upstream connection is not TLS");
+			return answer_local(s, p, "538 5.7.11 tlshim: "
+			    "encryption required for authentication, and the "
+			    "upstream connection is not TLS\r\n");
+		}
+		kind = CMD_AUTH;
+		p->down = DOWN_SASL;
+	} else if (verb_is(line, len, "EHLO"))
+		kind = CMD_EHLO;
+	else if (verb_is(line, len, "DATA")) {
+		kind = CMD_DATA;
+		p->down = DOWN_DATA;
+		p->data_st = DS_BOL;
+		p->data_seen = false;
+	} else if (verb_is(line, len, "BDAT")) {
+		uint64_t size;
+		if (parse_bdat(line, len, &size) && size > 0) {
+			p->down = DOWN_BDAT;
+			p->bdat_left = size;
+		}
+	}
+	if (!pipe_push(p, kind)) {
+		sess_set_result(s, RES_NONE, "client pipelined more than %d "
+		    "commands", SMTP_PIPE_MAX);
+		return -1;
+	}
+	sess_write_up(s, line, len);
+	return 0;
+}
+
+/* data_scan - length of content up to and including CRLF.CRLF, or len
+ * if the end is not in buf; *end says which */
+static size_t
+data_scan(struct smtp_priv *p, const char *buf, size_t len, bool *end)
+{
+	unsigned st = p->data_st;
+	size_t i = 0;
+
+	*end = false;
+	while (i < len) {
+		char c = buf[i];
+
+		if (st == DS_MID) {
+			/* The common case: skip to the next CR at once. */
+			const char *cr = memchr(buf + i, '\r', len - i);
+			if (cr == NULL) {
+				i = len;
+				break;
+			}
+			i = (size_t)(cr - buf) + 1;
+			st = DS_CR;
+			continue;
+		}
+		i++;
+		switch (st) {
+		case DS_BOL:
+			st = c == '.' ? DS_DOT : c == '\r' ? DS_CR : DS_MID;
+			break;
+		case DS_DOT:
+			st = c == '\r' ? DS_DOTCR : DS_MID;
+			break;
+		case DS_DOTCR:
+			if (c == '\n') {
+				p->data_st = DS_BOL;
+				*end = true;
+				return i;
+			}
+			st = c == '\r' ? DS_CR : DS_MID;
+			break;
+		case DS_CR:
+			st = c == '\n' ? DS_BOL : c == '\r' ? DS_CR : DS_MID;
+			break;
+		}
+	}
+	p->data_st = st;
+	return i;
+}
+
+int
+smtp_relay_from_down(struct session *s, const char *buf, size_t len)
+{
+	struct smtp_priv *p = sess_priv(s);
+	char *line;
+	size_t n, linelen;
+	bool end;
+
+	while (len > 0) {
+		switch (p->down) {
+		case DOWN_DATA:
+			/* Content goes straight through, never buffered. */
+			n = data_scan(p, buf, len, &end);
+			p->data_seen = true;
+			sess_write_up(s, buf, n);
+			buf += n;
+			len -= n;
+			if (end)
+				p->down = DOWN_CMD;
+			continue;
+		case DOWN_BDAT:
+			n = len < p->bdat_left ? len : (size_t)p->bdat_left;
+			sess_write_up(s, buf, n);
+			buf += n;
+			len -= n;
+			if ((p->bdat_left -= n) == 0)
+				p->down = DOWN_CMD;
+			continue;
+		case DOWN_CMD:
+		case DOWN_SASL:
+			break;
+		}
+		/* Line mode: buffer at most one line at a time, so that a
+		 * command switching to content mode leaves the bytes after
+		 * it in buf, to be relayed as content without a copy. */
+		{
+			const char *lf = memchr(buf, '\n', len);
+			size_t take = lf != NULL ? (size_t)(lf - buf) + 1 : len;
+			enum lb_res r;
+
+			n = lb_append(&p->down_lb, buf, take);
+			buf += n;
+			len -= n;
+			r = lb_next(&p->down_lb, &line, &linelen);
+			if (r == LB_MORE) {
+				if (n == 0)	/* cannot happen: full is TOOBIG */
+					return -1;
+				continue;
+			}
+			if (r == LB_TOOBIG) {
+				static const char toolong[] =
+				    "500 5.5.2 tlshim: line too long\r\n";
+				sess_write_down(s, toolong, sizeof(toolong) - 1);
+				sess_set_result(s, RES_NONE, "client sent a line "
+				    "longer than %d bytes", SMTP_CMD_MAX);
+				return -1;
+			}
+			if (p->down == DOWN_SASL) {
+				/* SASL responses are credentials: relayed,
+				 * never interpreted or logged. */
+				sess_write_up(s, line, linelen);
+				continue;
+			}
+			if (down_command(s, p, line, linelen) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,105 @@
+/*
+ * conf.h - the loaded configuration: a plain, typed, immutable struct.
+ *
+ * conf_load() reads the INI file (libinih), checks every key and value and
+ * returns a complete struct conf, or NULL and one "file:line: message".  A
+ * loaded configuration is never changed: a reload builds a new one, and
+ * sessions keep a reference (conf_ref) to the one they started with.
+ */
+#ifndef TLSHIM_CONF_H
+#define TLSHIM_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct proto;
+struct tls_client;
+
+/* Order matters: every level from LEV_ENCRYPT up requires TLS. */
+enum tls_level {
+	LEV_NONE = 0, LEV_MAY, LEV_ENCRYPT, LEV_DANE, LEV_DANE_ONLY,
+	LEV_VERIFY, LEV_LAST
+};
+enum tls_mode { TLSM_STARTTLS = 0, TLSM_IMPLICIT, TLSM_LAST };
+enum direction { DIR_OUTBOUND = 0, DIR_INBOUND, DIR_LAST };
+
+const char	*level_name(enum tls_level);
+const char	*tls_mode_name(enum tls_mode);
+const char	*direction_name(enum direction);
+/* level_requires_tls - may this level ever relay in plaintext? */
+bool		 level_requires_tls(enum tls_level);
+
+#define CONF_MAX_LISTEN		8
+#define CONF_ERR_MAX		512
+
+struct conf_error {
+	char	msg[CONF_ERR_MAX];	/* "file:line: message" */
+	int	line;			/* 0 when not tied to a line */
+};
+
+struct conf_addr {
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	char			 text[64];	/* as written: "[::1]:25" */
+};
+
+struct conf_service {
+	char			*name;		/* the section name */
+	int			 line;		/* line of "[name]" */
+	const struct proto	*proto;
+	enum direction		 direction;
+	struct conf_addr	 listen[CONF_MAX_LISTEN];
+	size_t			 nlisten;
+	char			*upstream_host;	/* name or address literal */
+	uint16_t		 upstream_port;
+	bool			 upstream_is_ip;
+	enum tls_mode		 tls;
+	enum tls_level		 level;
+	char			*helo_name;
+	bool			 cleartext_auth;
+	char			*ca_file;	/* this service's, or global's */
+	int			 ca_file_line;	/* where it was set, for errors */
+	unsigned		 connect_timeout_ms;
+	unsigned		 handshake_timeout_ms;
+	unsigned		 idle_timeout_ms;
+	unsigned		 max_sessions;
+	/* Runtime: TLS client credentials, filled by tls_conf_prepare()
+	 * right after loading and released with the configuration. */
+	struct tls_client	*tls_client;
+};
+
+struct conf {
+	char			*path;
+	unsigned		 refs;
+	char			*state_dir;
+	char			*ca_file;
+	int			 ca_file_line;
+	char			*user;		/* NULL: do not drop privileges */
+	int			 log_level;	/* enum log_level */
+	struct conf_service	*services;
+	size_t			 nservices;
+};
+
+/* Defaults, in milliseconds where they are times. */
+#define CONF_DEFAULT_CONNECT_TIMEOUT	30000
+#define CONF_DEFAULT_HANDSHAKE_TIMEOUT	120000
+#define CONF_DEFAULT_IDLE_TIMEOUT	300000
+#define CONF_DEFAULT_MAX_SESSIONS	1000
+#define CONF_DEFAULT_CA_FILE		"/etc/ssl/certs/ca-certificates.crt"
+#define CONF_DEFAULT_STATE_DIR		"/var/lib/tlshim"
+#define CONF_DEFAULT_PATH		"/etc/tlshim/tlshim.conf"
+
+/* conf_load - read and check a file; NULL with *err filled on error */
+struct conf	*conf_load(const char *path, struct conf_error *err);
+/* conf_parse - the same on text in memory; name is used in messages */
+struct conf	*conf_parse(const char *text, size_t len, const char *name,
+		    struct conf_error *err);
+struct conf	*conf_ref(struct conf *);
+void		 conf_unref(struct conf *);
+/* conf_find_service - by section name, NULL if absent */
+const struct conf_service *conf_find_service(const struct conf *,
+		    const char *name);
+
+#endif

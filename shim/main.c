@@ -1,0 +1,215 @@
+/*
+ * main.c - tlshimd: read the configuration, bind, drop privileges, run.
+ *
+ *   tlshimd -c FILE [-f] [-t] [-V]
+ *
+ * -t checks the configuration (and the CA files it names) and exits 0, or
+ * 78 (EX_CONFIG) after printing "file:line: message".
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <uv.h>
+
+#include "shim/conf.h"
+#include "shim/log.h"
+#include "shim/server.h"
+#include "shim/tls.h"
+
+#define EX_CONFIG_ERR	78	/* sysexits.h EX_CONFIG */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: tlshimd [-c FILE] [-f] [-t] [-V]\n"
+	    "  -c FILE  configuration (default %s)\n"
+	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -t       check the configuration and exit (0 valid, 78 not)\n"
+	    "  -V       print the version and exit\n", CONF_DEFAULT_PATH);
+}
+
+/* load - the configuration with its TLS credentials, or NULL */
+static struct conf *
+load(const char *path)
+{
+	struct conf_error err;
+	struct conf *conf;
+
+	if ((conf = conf_load(path, &err)) == NULL) {
+		fprintf(stderr, "%s\n", err.msg);
+		return NULL;
+	}
+	if (!tls_conf_prepare(conf, &err)) {
+		fprintf(stderr, "%s\n", err.msg);
+		conf_unref(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+/* make_state_dir - the state folder must exist before anything is kept
+ * there; create it (one level) if it does not */
+static bool
+make_state_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return true;
+		fprintf(stderr, "tlshimd: state_dir %s is not a folder\n", dir);
+		return false;
+	}
+	if (mkdir(dir, 0750) == 0)
+		return true;
+	fprintf(stderr, "tlshimd: state_dir %s: %s\n", dir, strerror(errno));
+	return false;
+}
+
+/* drop_privileges - after binding, become the configured user */
+static bool
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (user == NULL) {
+		if (geteuid() == 0)
+			logmsg(LOG_L_WARN, "running as root: set user = in "
+			    "[global] to drop privileges after binding");
+		return true;
+	}
+	if (geteuid() != 0) {
+		logmsg(LOG_L_WARN, "not root, so user = %s is not applied",
+		    user);
+		return true;
+	}
+	if ((pw = getpwnam(user)) == NULL) {
+		logmsg(LOG_L_ERR, "user %s does not exist", user);
+		return false;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		logmsg(LOG_L_ERR, "cannot become user %s: %s", user,
+		    strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* daemonize - the classic double step: background, new session, no tty */
+static bool
+daemonize(void)
+{
+	int fd;
+
+	switch (fork()) {
+	case -1:
+		return false;
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() < 0)
+		return false;
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return chdir("/") == 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = CONF_DEFAULT_PATH;
+	bool foreground = false, check = false;
+	char abspath[PATH_MAX], err[CONF_ERR_MAX];
+	struct server srv;
+	struct conf *conf;
+	uv_loop_t *loop;
+	int c;
+
+	while ((c = getopt(argc, argv, "c:ftVh")) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'V':
+			printf("tlshimd %s (GnuTLS %s, libuv %s)\n",
+			    PACKAGE_VERSION, gnutls_check_version(NULL),
+			    uv_version_string());
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 64;	/* EX_USAGE */
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 64;
+	}
+	if ((conf = load(path)) == NULL)
+		return EX_CONFIG_ERR;
+	if (check) {
+		conf_unref(conf);
+		return 0;
+	}
+	/* SIGHUP re-reads the file after chdir("/"). */
+	if (realpath(path, abspath) == NULL)
+		snprintf(abspath, sizeof(abspath), "%s", path);
+
+	if (!make_state_dir(conf->state_dir))
+		return 73;	/* EX_CANTCREAT */
+	signal(SIGPIPE, SIG_IGN);
+	log_init("tlshimd", foreground, (enum log_level)conf->log_level);
+	if (!foreground && !daemonize()) {
+		fprintf(stderr, "tlshimd: cannot go to the background: %s\n",
+		    strerror(errno));
+		return 71;	/* EX_OSERR */
+	}
+
+	loop = uv_default_loop();
+	memset(&srv, 0, sizeof(srv));
+	if (!server_init(&srv, loop, conf, abspath, err, sizeof(err))) {
+		logmsg(LOG_L_ERR, "%s", err);
+		if (foreground)
+			fprintf(stderr, "tlshimd: %s\n", err);
+		return 71;
+	}
+	if (!drop_privileges(conf->user))
+		return 77;	/* EX_NOPERM */
+	server_signals(&srv);
+	logmsg(LOG_L_INFO, "tlshimd %s started with %s", PACKAGE_VERSION,
+	    abspath);
+	uv_run(loop, UV_RUN_DEFAULT);
+	logmsg(LOG_L_INFO, "tlshimd stopped");
+	conf_unref(srv.conf);
+	free(srv.conf_path);
+	uv_loop_close(loop);
+	return 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * proto.c - the registry of protocol plugins.
+ *
+ * Adding a protocol is one new file in plugins/ and one line here.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "plugins/proto.h"
+
+extern const struct proto proto_smtp;
+extern const struct proto proto_submission;
+
+static const struct proto *const protos[] = {
+	&proto_smtp,
+	&proto_submission,
+	NULL
+};
+
+/* proto_find - the plugin registered under name */
+const struct proto *
+proto_find(const char *name)
+{
+	for (size_t i = 0; protos[i] != NULL; i++)
+		if (strcmp(protos[i]->name, name) == 0)
+			return protos[i];
+	return NULL;
+}
+
+/* proto_names - the registered names, for error messages */
+const char *
+proto_names(void)
+{
+	static char names[256];
+
+	if (names[0] == '\0') {
+		for (size_t i = 0; protos[i] != NULL; i++) {
+			if (i > 0)
+				strncat(names, ", ", sizeof(names) - strlen(names) - 1);
+			strncat(names, protos[i]->name,
+			    sizeof(names) - strlen(names) - 1);
+		}
+	}
+	return names;
+}

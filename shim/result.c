@@ -1,0 +1,137 @@
+/*
+ * result.c - names of results and auth levels, and the session summary.
+ *
+ * The summary is one key=value line in the spirit of Postfix's TLS log
+ * lines; its keys are the posture field names of DESIGN.md.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shim/result.h"
+
+static const char *const result_names[RES_LAST] = {
+	"none", "tls", "plaintext", "refused", "failed", "attack"
+};
+static const char *const auth_names[AUTH_LAST] = {
+	"none", "untrusted", "pkix", "dane-ee", "dane-ta"
+};
+
+const char *
+result_name(enum result r)
+{
+	return (unsigned)r < RES_LAST ? result_names[r] : "unknown";
+}
+
+const char *
+auth_name(enum auth a)
+{
+	return (unsigned)a < AUTH_LAST ? auth_names[a] : "unknown";
+}
+
+/* outcome_set_reason - record why, unless a reason is already recorded:
+ * the first cause explains a failure better than its consequences. */
+void
+outcome_set_reason(struct outcome *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->reason[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(o->reason, sizeof(o->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* put_value - append one value, quoted when it needs to be, so that the
+ * line splits back into the same keys and values */
+static void
+put_value(char *buf, size_t len, size_t *n, const char *v)
+{
+	bool quote = v[0] == '\0' ? false : strpbrk(v, " \t\"=\\") != NULL;
+	size_t i = *n;
+
+	if (i >= len)
+		return;
+	if (quote && i + 1 < len)
+		buf[i++] = '"';
+	for (; *v != '\0' && i + 2 < len; v++) {
+		unsigned char c = (unsigned char)*v;
+		if (c == '"' || c == '\\') {
+			buf[i++] = '\\';
+			buf[i++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f)
+			buf[i++] = '?';	/* never let peer text break the line */
+		else
+			buf[i++] = (char)c;
+	}
+	if (quote && i + 1 < len)
+		buf[i++] = '"';
+	buf[i < len ? i : len - 1] = '\0';
+	*n = i < len ? i : len - 1;
+}
+
+static void
+put_kv(char *buf, size_t len, size_t *n, const char *k, const char *v)
+{
+	int w;
+
+	if (*n >= len)
+		return;
+	w = snprintf(buf + *n, len - *n, "%s%s=", *n > 0 ? " " : "", k);
+	if (w < 0 || (size_t)w >= len - *n) {
+		*n = len - 1;
+		return;
+	}
+	*n += (size_t)w;
+	put_value(buf, len, n, v);
+}
+
+static void
+put_num(char *buf, size_t len, size_t *n, const char *k,
+    unsigned long long v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%llu", v);
+	put_kv(buf, len, n, k, num);
+}
+
+/* outcome_format - the session summary line; returns its length */
+size_t
+outcome_format(const struct outcome *o, char *buf, size_t len)
+{
+	char id[24];
+	size_t n = 0;
+
+	if (len == 0)
+		return 0;
+	buf[0] = '\0';
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)o->session);
+	put_kv(buf, len, &n, "session", id);
+	put_kv(buf, len, &n, "service", o->service);
+	put_kv(buf, len, &n, "direction", o->direction);
+	put_kv(buf, len, &n, "protocol", o->protocol);
+	put_kv(buf, len, &n, "peer", o->peer);
+	put_kv(buf, len, &n, "addr", o->addr);
+	put_num(buf, len, &n, "port", o->port);
+	put_kv(buf, len, &n, "client", o->client);
+	put_kv(buf, len, &n, "result", result_name(o->result));
+	put_kv(buf, len, &n, "starttls_offered",
+	    o->starttls_offered ? "yes" : "no");
+	put_kv(buf, len, &n, "tls_version", o->tls_version);
+	put_kv(buf, len, &n, "cipher", o->cipher);
+	put_kv(buf, len, &n, "group", o->group);
+	put_kv(buf, len, &n, "auth", auth_name(o->auth));
+	put_kv(buf, len, &n, "dnssec", o->dnssec);
+	put_kv(buf, len, &n, "name_source", o->name_source);
+	put_kv(buf, len, &n, "cert_sha256", o->cert_sha256);
+	put_kv(buf, len, &n, "spki_sha256", o->spki_sha256);
+	put_num(buf, len, &n, "bytes_in", o->bytes_in);
+	put_num(buf, len, &n, "bytes_out", o->bytes_out);
+	put_num(buf, len, &n, "duration_ms", o->duration_ms);
+	put_kv(buf, len, &n, "reason", o->reason);
+	return n;
+}

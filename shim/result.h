@@ -1,0 +1,73 @@
+/*
+ * result.h - the outcome of one session, and the small enums that name it.
+ *
+ * Every session ends in exactly one struct outcome.  It is logged as one
+ * key=value line (outcome_log) and is what the posture store will persist,
+ * so its fields use the vocabulary of DESIGN.md's posture section.
+ */
+#ifndef TLSHIM_RESULT_H
+#define TLSHIM_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum result {
+	RES_NONE = 0,		/* session still running */
+	RES_TLS,		/* relayed inside TLS */
+	RES_PLAINTEXT,		/* relayed in the clear, allowed by the level */
+	RES_REFUSED,		/* policy said no */
+	RES_FAILED,		/* an error: unreachable, timeout, protocol */
+	RES_ATTACK,		/* injection or other hostile behaviour */
+	RES_LAST
+};
+
+enum auth {
+	AUTH_NONE = 0,		/* no TLS, or no certificate */
+	AUTH_UNTRUSTED,		/* TLS, certificate not authenticated */
+	AUTH_PKIX,		/* chain to the CA store and name verified */
+	AUTH_DANE_EE,
+	AUTH_DANE_TA,
+	AUTH_LAST
+};
+
+const char	*result_name(enum result);
+const char	*auth_name(enum auth);
+
+/* One session's record.  Strings are fixed-size so that the record can be
+ * copied to the store's writer thread without pointers into the session. */
+struct outcome {
+	uint64_t	 session;
+	time_t		 start;			/* wall clock, for the record */
+	uint64_t	 start_ms;		/* loop clock, for duration */
+	char		 service[64];
+	char		 direction[16];
+	char		 protocol[16];
+	char		 peer[256];		/* upstream host name (or address) */
+	char		 addr[48];		/* upstream address connected to */
+	uint16_t	 port;
+	char		 client[48];		/* legacy client address */
+	bool		 starttls_offered;
+	enum result	 result;
+	char		 tls_version[16];
+	char		 cipher[64];
+	char		 group[32];
+	char		 cert_sha256[65];
+	char		 spki_sha256[65];
+	enum auth	 auth;
+	char		 dnssec[16];		/* empty: no lookup made */
+	char		 name_source[16];	/* where peer came from: config */
+	uint64_t	 bytes_in;		/* upstream -> legacy client */
+	uint64_t	 bytes_out;		/* legacy client -> upstream */
+	uint64_t	 duration_ms;
+	char		 reason[256];		/* in words, when not plain success */
+};
+
+/* outcome_set_reason - set the reason unless one is already recorded */
+void	outcome_set_reason(struct outcome *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* outcome_format - the session's key=value summary line */
+size_t	outcome_format(const struct outcome *, char *buf, size_t len);
+
+#endif

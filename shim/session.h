@@ -1,0 +1,110 @@
+/*
+ * session.h - one relayed connection: the legacy client, the upstream
+ * server, and the state machine between them.
+ *
+ * Ownership: a session is created by the listener on accept and freed only
+ * by sess_free(), called from the last handle close callback.  Whoever
+ * detects the end of a session calls sess_end(), which owns the teardown;
+ * nothing else closes the session's handles.
+ */
+#ifndef TLSHIM_SESSION_H
+#define TLSHIM_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "plugins/proto.h"
+#include "shim/conf.h"
+#include "shim/io.h"
+#include "shim/linebuf.h"
+#include "shim/result.h"
+
+#define SESSION_MAGIC	0x53455353u	/* "SESS" while alive */
+
+enum sstate {
+	SS_RESOLVING = 0,	/* looking up the upstream name */
+	SS_CONNECTING,		/* TCP connect to one upstream address */
+	SS_NEGOTIATING,		/* plugin talks the server up to TLS */
+	SS_HANDSHAKE,		/* TLS handshake with the server */
+	SS_RELAY,		/* both ways, inside TLS or as policy allows */
+	SS_CLOSING,		/* flushing and closing */
+	SS_LAST
+};
+
+struct server;
+struct tls_conn;
+struct svc_stat;
+
+struct session {
+	uint32_t		 magic;
+	uint64_t		 id;
+	enum sstate		 state;		/* written only by sess_enter() */
+	struct server		*srv;
+	struct conf		*conf_root;	/* held reference */
+	const struct conf_service *conf;
+	const struct proto	*proto;
+	void			*priv;		/* proto->priv_size bytes */
+
+	struct endpoint		 down;		/* legacy client */
+	struct endpoint		 up;		/* upstream server */
+	uv_timer_t		 timer;		/* the current phase's timeout */
+	uv_getaddrinfo_t	 gai;
+	uv_connect_t		 connreq;
+	struct addrinfo		*ai_list;	/* upstream addresses */
+	struct addrinfo		*ai_cur;	/* the one being tried */
+	struct tls_conn		*tls;		/* upstream TLS, once started */
+	struct linebuf		 neg;		/* upstream lines, negotiation */
+
+	uint64_t		 last_active;	/* loop time of the last read */
+	unsigned		 handles;	/* open uv handles and requests */
+	bool			 plain_retry;	/* may: retrying without TLS */
+	bool			 up_tls;	/* upstream leg is TLS now */
+	bool			 tls_first_seen; /* first byte after STARTTLS */
+	bool			 ending;	/* sess_end() has run */
+	bool			 gai_pending;	/* getaddrinfo running */
+	bool			 neg_begun;	/* up_begin() was called */
+	bool			 handshake_done;
+	enum { UP_REOPEN_NONE, UP_REOPEN_NEXT, UP_REOPEN_SAME }
+				 up_reopen;	/* what to do once up closes */
+	int			 last_connect_err;
+	struct svc_stat		*stat;		/* active sessions of service */
+	struct session		*next, *prev;	/* the server's list */
+	struct outcome		 out;
+};
+
+const char	*sess_state_name(enum sstate);
+/* sess_start - a client was accepted on client (already initialized) */
+void		 sess_start(struct session *);
+struct session	*sess_new(struct server *, struct conf *,
+		    const struct conf_service *);
+/* sess_end - finish the session: flush what is queued, close, log */
+void		 sess_end(struct session *);
+/* sess_abort - finish at once, dropping what is queued */
+void		 sess_abort(struct session *, const char *why);
+
+/* Called by io.c and tls.c. */
+void		 sess_on_read(struct endpoint *, const char *, size_t);
+void		 sess_on_eof(struct endpoint *);
+void		 sess_on_error(struct endpoint *, int uverr);
+void		 sess_on_drain(struct endpoint *);
+void		 sess_on_closed(struct endpoint *);
+void		 sess_on_closed_request(struct session *);
+/* sess_enter - change state; the one place where state is written */
+void		 sess_enter(struct session *, enum sstate);
+/* sess_refuse - tell both sides the session cannot go on, then end it */
+void		 sess_refuse(struct session *, enum result, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+void		 sess_arm_timer(struct session *, unsigned ms);
+/* sess_connected - upstream.c: TCP is up; the negotiation clock starts */
+void		 sess_connected(struct session *);
+
+/* upstream.c: resolve and connect, trying every address in turn. */
+void		 upstream_start(struct session *);
+/* upstream_reconnect - close the upstream and connect to it again */
+void		 upstream_reconnect(struct session *);
+/* upstream_on_closed - the upstream handle closed: go on as planned */
+void		 upstream_on_closed(struct session *);
+void		 upstream_on_timeout(struct session *);
+
+#endif

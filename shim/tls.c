@@ -1,0 +1,408 @@
+/*
+ * tls.c - GnuTLS client sessions on memory buffers, and their credentials.
+ *
+ * The push function hands each record to the session's write queue; the
+ * pull function reads from the bytes the loop last received and says
+ * EAGAIN when they are used up, so GnuTLS never blocks and never sees a
+ * socket.  Verification is done after the handshake, by us, so that a
+ * failure can be recorded in words and handled per security level instead
+ * of ending as an anonymous handshake error.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
+
+#include "shim/result.h"
+#include "shim/tls.h"
+
+/* TLS 1.2 and 1.3 only (RFC 8996, RFC 9325 3.1.1).  NORMAL already
+ * excludes RC4, 3DES, export and anonymous suites, and puts AES-GCM first,
+ * which has the fast path on these machines. */
+#define TLS_PRIORITY	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SAFE_RENEGOTIATION"
+
+struct tls_client {
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t	 prio;
+	unsigned		 refs;
+	bool			 have_ca;
+	char			*ca_file;
+};
+
+struct tls_conn {
+	gnutls_session_t	 gs;
+	struct tls_client	*client;
+	tls_push_fn		 push;
+	void			*ctx;
+	const char		*in;		/* ciphertext not yet pulled */
+	size_t			 inlen;
+	int			 err;		/* last GnuTLS error */
+	char			 errtext[160];
+};
+
+/* ------------------------------------------------------ credentials */
+
+struct tls_client *
+tls_client_new(const char *ca_file, char *err, size_t errlen)
+{
+	struct tls_client *c = calloc(1, sizeof(*c));
+	const char *errpos = NULL;
+	int rc;
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->refs = 1;
+	if ((rc = gnutls_certificate_allocate_credentials(&c->cred)) < 0) {
+		snprintf(err, errlen, "%s", gnutls_strerror(rc));
+		free(c);
+		return NULL;
+	}
+	if ((rc = gnutls_priority_init(&c->prio, TLS_PRIORITY, &errpos)) < 0) {
+		snprintf(err, errlen, "priority string: %s", gnutls_strerror(rc));
+		gnutls_certificate_free_credentials(c->cred);
+		free(c);
+		return NULL;
+	}
+	if (ca_file != NULL) {
+		rc = gnutls_certificate_set_x509_trust_file(c->cred, ca_file,
+		    GNUTLS_X509_FMT_PEM);
+		if (rc <= 0) {
+			snprintf(err, errlen, "ca_file %s: %s", ca_file,
+			    rc == 0 ? "no certificates in it" :
+			    rc == GNUTLS_E_FILE_ERROR ? "cannot read it" :
+			    gnutls_strerror(rc));
+			tls_client_free(c);
+			return NULL;
+		}
+		c->have_ca = true;
+		c->ca_file = strdup(ca_file);
+	}
+	return c;
+}
+
+void
+tls_client_free(struct tls_client *c)
+{
+	if (c == NULL || --c->refs > 0)
+		return;
+	gnutls_priority_deinit(c->prio);
+	gnutls_certificate_free_credentials(c->cred);
+	free(c->ca_file);
+	free(c);
+}
+
+/* tls_conf_prepare - load each distinct CA file once per configuration */
+bool
+tls_conf_prepare(struct conf *conf, struct conf_error *err)
+{
+	char msg[256];
+
+	for (size_t i = 0; i < conf->nservices; i++) {
+		struct conf_service *svc = &conf->services[i];
+
+		for (size_t j = 0; j < i; j++) {
+			struct tls_client *o = conf->services[j].tls_client;
+			if (o != NULL && o->ca_file != NULL &&
+			    strcmp(o->ca_file, svc->ca_file) == 0) {
+				svc->tls_client = o;
+				o->refs++;
+				break;
+			}
+		}
+		if (svc->tls_client != NULL)
+			continue;
+		svc->tls_client = tls_client_new(svc->ca_file, msg, sizeof(msg));
+		if (svc->tls_client == NULL) {
+			err->line = svc->ca_file_line;
+			snprintf(err->msg, sizeof(err->msg), "%s:%d: %s",
+			    conf->path, svc->ca_file_line, msg);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* --------------------------------------------------------- sessions */
+
+static ssize_t
+pull(gnutls_transport_ptr_t p, void *buf, size_t len)
+{
+	struct tls_conn *t = p;
+
+	if (t->inlen == 0) {
+		gnutls_transport_set_errno(t->gs, EAGAIN);
+		return -1;
+	}
+	if (len > t->inlen)
+		len = t->inlen;
+	memcpy(buf, t->in, len);
+	t->in += len;
+	t->inlen -= len;
+	return (ssize_t)len;
+}
+
+static ssize_t
+push(gnutls_transport_ptr_t p, const void *buf, size_t len)
+{
+	struct tls_conn *t = p;
+
+	t->push(t->ctx, buf, len);
+	return (ssize_t)len;
+}
+
+struct tls_conn *
+tls_conn_new(struct tls_client *c, const char *sni, tls_push_fn pushfn,
+    void *ctx, char *err, size_t errlen)
+{
+	struct tls_conn *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (t == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->client = c;
+	t->push = pushfn;
+	t->ctx = ctx;
+	if ((rc = gnutls_init(&t->gs, GNUTLS_CLIENT | GNUTLS_NONBLOCK)) < 0)
+		goto fail;
+	if ((rc = gnutls_priority_set(t->gs, c->prio)) < 0 ||
+	    (rc = gnutls_credentials_set(t->gs, GNUTLS_CRD_CERTIFICATE,
+	    c->cred)) < 0)
+		goto fail;
+	if (sni != NULL && (rc = gnutls_server_name_set(t->gs, GNUTLS_NAME_DNS,
+	    sni, strlen(sni))) < 0)
+		goto fail;
+	gnutls_transport_set_ptr(t->gs, t);
+	gnutls_transport_set_push_function(t->gs, push);
+	gnutls_transport_set_pull_function(t->gs, pull);
+	gnutls_handshake_set_timeout(t->gs, 0);	/* the loop's timer rules */
+	return t;
+fail:
+	snprintf(err, errlen, "%s", gnutls_strerror(rc));
+	tls_conn_free(t);
+	return NULL;
+}
+
+void
+tls_conn_free(struct tls_conn *t)
+{
+	if (t == NULL)
+		return;
+	if (t->gs != NULL)
+		gnutls_deinit(t->gs);
+	free(t);
+}
+
+void
+tls_conn_feed(struct tls_conn *t, const char *data, size_t len)
+{
+	t->in = data;
+	t->inlen = len;
+}
+
+static enum tls_rc
+fail(struct tls_conn *t, int rc)
+{
+	t->err = rc;
+	if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED ||
+	    rc == GNUTLS_E_WARNING_ALERT_RECEIVED)
+		snprintf(t->errtext, sizeof(t->errtext), "%s: %s",
+		    gnutls_strerror(rc),
+		    gnutls_alert_get_name(gnutls_alert_get(t->gs)));
+	else
+		snprintf(t->errtext, sizeof(t->errtext), "%s",
+		    gnutls_strerror(rc));
+	return TLS_ERROR;
+}
+
+enum tls_rc
+tls_conn_handshake(struct tls_conn *t)
+{
+	int rc;
+
+	do
+		rc = gnutls_handshake(t->gs);
+	while (rc == GNUTLS_E_INTERRUPTED ||
+	    (rc < 0 && rc != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(rc)));
+	if (rc == GNUTLS_E_AGAIN)
+		return TLS_AGAIN;
+	if (rc < 0)
+		return fail(t, rc);
+	return TLS_OK;
+}
+
+enum tls_rc
+tls_conn_recv(struct tls_conn *t, char *buf, size_t cap, size_t *got)
+{
+	ssize_t n;
+
+	*got = 0;
+	for (;;) {
+		n = gnutls_record_recv(t->gs, buf, cap);
+		if (n > 0) {
+			*got = (size_t)n;
+			return TLS_OK;
+		}
+		if (n == 0)
+			return TLS_CLOSED;
+		if (n == GNUTLS_E_AGAIN)
+			return TLS_AGAIN;
+		if (n == GNUTLS_E_INTERRUPTED)
+			continue;
+		/* A TLS 1.2 server asking to renegotiate: we never do, and
+		 * a warning alert is not worth ending the session for. */
+		if (n == GNUTLS_E_REHANDSHAKE || !gnutls_error_is_fatal((int)n))
+			continue;
+		return fail(t, (int)n);
+	}
+}
+
+enum tls_rc
+tls_conn_send(struct tls_conn *t, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		n = gnutls_record_send(t->gs, p, len);
+		if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN)
+			continue;	/* push never blocks: cannot loop long */
+		if (n < 0)
+			return fail(t, (int)n);
+		p += n;
+		len -= (size_t)n;
+	}
+	return TLS_OK;
+}
+
+void
+tls_conn_bye(struct tls_conn *t)
+{
+	(void)gnutls_bye(t->gs, GNUTLS_SHUT_WR);
+}
+
+const char *
+tls_conn_error(const struct tls_conn *t)
+{
+	return t->errtext[0] != '\0' ? t->errtext : "no error";
+}
+
+bool
+tls_conn_verify(struct tls_conn *t, const char *host, bool is_ip, char *why,
+    size_t whylen)
+{
+	gnutls_typed_vdata_st data;
+	unsigned char ip[16];
+	unsigned status = 0;
+	gnutls_datum_t text;
+	int rc;
+
+	if (!t->client->have_ca) {
+		snprintf(why, whylen, "no CA store to verify the certificate");
+		return false;
+	}
+	if (gnutls_certificate_get_peers(t->gs, NULL) == NULL) {
+		snprintf(why, whylen, "server sent no certificate");
+		return false;
+	}
+	if (is_ip) {
+		/* An address literal is checked against the certificate's
+		 * IP addresses (RFC 9525 6.2.1), never against names. */
+		memset(&data, 0, sizeof(data));
+		data.type = GNUTLS_DT_IP_ADDRESS;
+		data.data = ip;
+		if (inet_pton(AF_INET, host, ip) == 1)
+			data.size = 4;
+		else if (inet_pton(AF_INET6, host, ip) == 1)
+			data.size = 16;
+		else {
+			snprintf(why, whylen, "bad address %s", host);
+			return false;
+		}
+		rc = gnutls_certificate_verify_peers(t->gs, &data, 1, &status);
+	} else
+		rc = gnutls_certificate_verify_peers3(t->gs, host, &status);
+	if (rc < 0) {
+		snprintf(why, whylen, "verification error: %s",
+		    gnutls_strerror(rc));
+		return false;
+	}
+	if (status == 0)
+		return true;
+	if (gnutls_certificate_verification_status_print(status,
+	    GNUTLS_CRT_X509, &text, 0) == 0) {
+		snprintf(why, whylen, "certificate not verified for %s: %s",
+		    host, text.data);
+		gnutls_free(text.data);
+	} else
+		snprintf(why, whylen, "certificate not verified for %s", host);
+	return false;
+}
+
+static void
+hex(char *dst, const unsigned char *src, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		dst[2 * i] = digits[src[i] >> 4];
+		dst[2 * i + 1] = digits[src[i] & 15];
+	}
+	dst[2 * n] = '\0';
+}
+
+/* hash_peer - SHA-256 of the leaf certificate and of its SPKI */
+static void
+hash_peer(struct tls_conn *t, struct outcome *o)
+{
+	const gnutls_datum_t *certs;
+	unsigned n = 0;
+	unsigned char d[32];
+	gnutls_x509_crt_t crt;
+	gnutls_pubkey_t pk;
+	gnutls_datum_t spki = { NULL, 0 };
+
+	if ((certs = gnutls_certificate_get_peers(t->gs, &n)) == NULL || n == 0)
+		return;
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, certs[0].data, certs[0].size,
+	    d) == 0)
+		hex(o->cert_sha256, d, sizeof(d));
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return;
+	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+	    gnutls_pubkey_init(&pk) == 0) {
+		if (gnutls_pubkey_import_x509(pk, crt, 0) == 0 &&
+		    gnutls_pubkey_export2(pk, GNUTLS_X509_FMT_DER, &spki) == 0) {
+			if (gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data,
+			    spki.size, d) == 0)
+				hex(o->spki_sha256, d, sizeof(d));
+			gnutls_free(spki.data);
+		}
+		gnutls_pubkey_deinit(pk);
+	}
+	gnutls_x509_crt_deinit(crt);
+}
+
+void
+tls_conn_describe(struct tls_conn *t, struct outcome *o)
+{
+	const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(t->gs));
+	const char *c = gnutls_ciphersuite_get(t->gs);
+	const char *g = gnutls_group_get_name(gnutls_group_get(t->gs));
+
+	snprintf(o->tls_version, sizeof(o->tls_version), "%s", v ? v : "");
+	snprintf(o->cipher, sizeof(o->cipher), "%s", c ? c : "");
+	snprintf(o->group, sizeof(o->group), "%s", g ? g : "");
+	hash_peer(t, o);
+}

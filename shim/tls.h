@@ -1,0 +1,66 @@
+/*
+ * tls.h - GnuTLS client sessions driven over memory, and their credentials.
+ *
+ * GnuTLS never touches a socket here: its push function hands ciphertext
+ * to the endpoint's write queue and its pull function reads from the bytes
+ * the event loop just received.  So the handshake and the records run on
+ * the loop without blocking and without a thread per connection.
+ */
+#ifndef TLSHIM_TLS_H
+#define TLSHIM_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "shim/conf.h"
+
+struct tls_client;		/* credentials shared by a service's sessions */
+
+/* tls_client_new - credentials with the CA store in ca_file (NULL: none);
+ * NULL with a message in err on failure */
+struct tls_client *tls_client_new(const char *ca_file, char *err,
+		    size_t errlen);
+void		tls_client_free(struct tls_client *);
+/* tls_conf_prepare - credentials for every service of a configuration */
+bool		tls_conf_prepare(struct conf *, struct conf_error *);
+
+/* One TLS client session over memory. */
+struct tls_conn;
+struct outcome;
+
+/* Ciphertext for the wire; must take all of it (queue it). */
+typedef void	(*tls_push_fn)(void *ctx, const void *, size_t);
+
+enum tls_rc {
+	TLS_OK = 0,		/* done */
+	TLS_AGAIN = 1,		/* needs more input */
+	TLS_CLOSED = 2,		/* peer sent close_notify */
+	TLS_ERROR = -1		/* see tls_conn_error() */
+};
+
+/* tls_conn_new - a client session; sni NULL for address literals */
+struct tls_conn	*tls_conn_new(struct tls_client *, const char *sni,
+		    tls_push_fn, void *ctx, char *err, size_t errlen);
+void		 tls_conn_free(struct tls_conn *);
+/* tls_conn_feed - ciphertext just read; consumed by the calls below */
+void		 tls_conn_feed(struct tls_conn *, const char *, size_t);
+enum tls_rc	 tls_conn_handshake(struct tls_conn *);
+/* tls_conn_recv - TLS_OK with *got > 0 plaintext bytes in buf */
+enum tls_rc	 tls_conn_recv(struct tls_conn *, char *buf, size_t cap,
+		    size_t *got);
+enum tls_rc	 tls_conn_send(struct tls_conn *, const void *, size_t);
+/* tls_conn_bye - send close_notify (our half-close) */
+void		 tls_conn_bye(struct tls_conn *);
+/* tls_conn_error - text of the last error */
+const char	*tls_conn_error(const struct tls_conn *);
+/*
+ * tls_conn_verify - check the chain against the CA store and the name (or
+ * address) against the certificate.  Returns true when both hold;
+ * otherwise why says what failed, in words.
+ */
+bool		 tls_conn_verify(struct tls_conn *, const char *host,
+		    bool is_ip, char *why, size_t whylen);
+/* tls_conn_describe - version, cipher, group and hashes into o */
+void		 tls_conn_describe(struct tls_conn *, struct outcome *o);
+
+#endif
