@@ -1,0 +1,526 @@
+/*
+ * conf_keys.c - what each configuration key accepts: the typed key tables
+ * of [global] and of a service section, and their setters.
+ *
+ * Every key is one table row: its name, a setter for its type, the field
+ * it fills and, for a file name, the field that remembers its line.  A
+ * setter checks one value and stores it; the handler in conf_parse.c has
+ * already refused unknown keys, empty values and keys given twice.
+ * Values are checked here as far as text allows (syntax, ranges, known
+ * names); files are not opened: tls_conf_prepare() loads them later.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "plugins/proto.h"
+#include "shim/conf.h"
+#include "shim/conf_int.h"
+
+#define MSEC_MAX	(24u * 3600 * 1000)
+#define SESSIONS_MAX	1000000u
+
+/* The name setter stores any enum through an int. */
+_Static_assert(sizeof(enum tls_level) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum tls_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum direction) == sizeof(int), "enum size");
+
+/* bad_value - "invalid value 'V' for 'KEY': expected ..." */
+static bool
+bad_value(struct conf_parser *p, const struct conf_key *k, const char *value,
+    const char *expected)
+{
+	/* inih keeps a '#' after a value in the value: when there is one,
+	 * that is the likely mistake, so say it. */
+	const char *hint = strstr(value, " #") != NULL ||
+	    strstr(value, "\t#") != NULL ?
+	    " (comments after a value start with ';')" : "";
+
+	return conf_perr(p, p->lineno,
+	    "invalid value '%s' for '%s': expected %s%s",
+	    value, k->name, expected, hint);
+}
+
+/* ---------------------------------------------------------------- syntax */
+
+/* port_ok - "1".."65535", digits only */
+static bool
+port_ok(const char *s, size_t n, uint16_t *port)
+{
+	unsigned long	 v = 0;
+
+	if (n == 0 || n > 5)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+/*
+ * dns_name_ok - letters, digits and inner hyphens in dot-separated labels
+ * of 1-63 bytes, at most 253 in all.  A last label of digits only is
+ * refused: no top-level domain is numeric, so "10.0.0.300" is a mistyped
+ * address, not a name.
+ */
+bool
+conf_dns_name_ok(const char *s, size_t n)
+{
+	size_t	 label = 0;
+	bool	 digits = true;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			digits = true;
+			continue;
+		}
+		if (c == '-' && label == 0)
+			return false;
+		if (!(c == '-' || (c >= '0' && c <= '9') ||
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+			return false;
+		if (c < '0' || c > '9')
+			digits = false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0 && s[n - 1] != '-' && !digits;
+}
+
+/* addr_parse - "IPv4:port" or "[IPv6]:port" (n bytes at s) into a */
+static bool
+addr_parse(const char *s, size_t n, struct conf_addr *a)
+{
+	char		 host[INET6_ADDRSTRLEN];
+	const char	*hs, *port;
+	size_t		 hlen;
+	uint16_t	 pn;
+	int		 af;
+
+	if (n == 0 || n >= sizeof(a->text))
+		return false;
+	if (s[0] == '[') {
+		const char *close = memchr(s, ']', n);
+
+		if (close == NULL || close + 1 == s + n || close[1] != ':')
+			return false;
+		af = AF_INET6;
+		hs = s + 1;
+		hlen = (size_t)(close - hs);
+		port = close + 2;
+	} else {
+		const char *colon = memchr(s, ':', n);
+
+		if (colon == NULL)
+			return false;
+		af = AF_INET;
+		hs = s;
+		hlen = (size_t)(colon - s);
+		port = colon + 1;
+	}
+	if (hlen == 0 || hlen >= sizeof(host) ||
+	    !port_ok(port, (size_t)(s + n - port), &pn))
+		return false;
+	memcpy(host, hs, hlen);
+	host[hlen] = '\0';
+	memset(a, 0, sizeof(*a));
+	if (af == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
+
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return false;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(pn);
+		a->len = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return false;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(pn);
+		a->len = sizeof(*sin);
+	}
+	memcpy(a->text, s, n);
+	a->text[n] = '\0';
+	return true;
+}
+
+/* addr_same - the same family, address and port? */
+static bool
+addr_same(const struct conf_addr *a, const struct conf_addr *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)&a->ss;
+		const struct sockaddr_in *y = (const void *)&b->ss;
+
+		return x->sin_port == y->sin_port &&
+		    x->sin_addr.s_addr == y->sin_addr.s_addr;
+	} else {
+		const struct sockaddr_in6 *x = (const void *)&a->ss;
+		const struct sockaddr_in6 *y = (const void *)&b->ss;
+
+		return x->sin6_port == y->sin6_port &&
+		    memcmp(&x->sin6_addr, &y->sin6_addr,
+		    sizeof(x->sin6_addr)) == 0;
+	}
+}
+
+/* ---------------------------------------------------------------- setters */
+
+/* conf_set_later - a key of the design that this version does not implement */
+bool
+conf_set_later(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	(void)field;
+	(void)value;
+	return conf_perr(p, p->lineno, "'%s' " CONF_LATER, k->name);
+}
+
+/* set_str - any text */
+static bool
+set_str(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	char	**f = field;
+
+	(void)k;
+	free(*f);		/* the built-in default */
+	if ((*f = strdup(value)) == NULL)
+		return conf_perr(p, p->lineno, "out of memory");
+	return true;
+}
+
+/* set_name - one of the names in k->names, stored as its int code */
+static bool
+set_name(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	const struct name_code	*nc = name_lookup(k->names, value);
+	char			 list[128] = "one of ";
+
+	if (nc == NULL) {
+		for (nc = k->names; nc->name != NULL; nc++) {
+			if (nc->later)
+				continue;
+			if (nc != k->names)
+				strncat(list, ", ",
+				    sizeof(list) - strlen(list) - 1);
+			strncat(list, nc->name,
+			    sizeof(list) - strlen(list) - 1);
+		}
+		return bad_value(p, k, value, list);
+	}
+	if (nc->later)
+		return conf_perr(p, p->lineno, "%s = %s " CONF_LATER, k->name,
+		    value);
+	*(int *)field = nc->code;
+	return true;
+}
+
+/* set_bool - yes/no and the usual synonyms */
+static bool
+set_bool(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	const struct name_code	*nc = name_lookup(bool_names, value);
+
+	if (nc == NULL)
+		return bad_value(p, k, value, "yes or no");
+	*(bool *)field = nc->code != 0;
+	return true;
+}
+
+/* set_msec - a duration: digits and an optional ms, s, m or h (seconds) */
+static bool
+set_msec(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 },
+	};
+	const char	*c = value;
+	uint64_t	 n = 0;
+
+	/* Stopping at MSEC_MAX digits-wise keeps n * unit far from overflow. */
+	while (*c >= '0' && *c <= '9' && n <= MSEC_MAX)
+		n = n * 10 + (uint64_t)(*c++ - '0');
+	if (c == value || n == 0 || n > MSEC_MAX)
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(c, units[i].unit) == 0) {
+			if (n * units[i].ms > MSEC_MAX)
+				goto bad;
+			*(unsigned *)field = (unsigned)(n * units[i].ms);
+			return true;
+		}
+	}
+bad:
+	return bad_value(p, k, value,
+	    "a duration above 0 and at most 24h, such as 30s, 500ms, 5m");
+}
+
+/* set_count - max_sessions: 1 to SESSIONS_MAX */
+static bool
+set_count(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	unsigned long	 n = 0;
+	const char	*c;
+
+	for (c = value; *c >= '0' && *c <= '9' && n <= SESSIONS_MAX; c++)
+		n = n * 10 + (unsigned long)(*c - '0');
+	if (c == value || *c != '\0' || n == 0 || n > SESSIONS_MAX)
+		return bad_value(p, k, value, "a number from 1 to 1000000");
+	*(unsigned *)field = (unsigned)n;
+	return true;
+}
+
+/* set_proto - a registered protocol plugin */
+static bool
+set_proto(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	const struct proto	*proto = NULL;
+	char			 lower[32];
+	size_t			 n = strlen(value);
+
+	(void)k;
+	if (n < sizeof(lower)) {
+		for (size_t i = 0; i <= n; i++)
+			lower[i] = (value[i] >= 'A' && value[i] <= 'Z') ?
+			    (char)(value[i] - 'A' + 'a') : value[i];
+		proto = proto_find(lower);
+	}
+	if (proto == NULL)
+		return conf_perr(p, p->lineno,
+		    "unknown protocol '%s' (known: %s)",
+		    value, proto_names());
+	*(const struct proto **)field = proto;
+	return true;
+}
+
+/*
+ * set_listen - one or more "IPv4:port" / "[IPv6]:port", separated by
+ * commas or blanks.  Only literals: a listener binds before any DNS is
+ * available, and a name could change under a running daemon.  An address
+ * used twice anywhere is refused: with SO_REUSEPORT both binds would
+ * succeed and connections would be split between two services silently.
+ */
+static bool
+set_listen(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	struct conf_service	*s = conf_cur_svc(p);
+	size_t			 me = p->conf->nservices - 1, n, found = 0;
+	const char		*t = value;
+
+	(void)field;
+	for (;;) {
+		struct conf_addr *a;
+
+		t += strspn(t, ", \t");
+		if (*t == '\0')
+			break;
+		n = strcspn(t, ", \t");
+		if (s->nlisten == CONF_MAX_LISTEN)
+			return conf_perr(p, p->lineno, "too many listen "
+			    "addresses in [%s] (at most %d)", s->name,
+			    CONF_MAX_LISTEN);
+		a = &s->listen[s->nlisten];
+		if (!addr_parse(t, n, a))
+			return conf_perr(p, p->lineno, "invalid listen address "
+			    "'%.*s': expected IPv4:port or [IPv6]:port, an "
+			    "address and not a name, port 1-65535", (int)n, t);
+		for (size_t i = 0; i <= me; i++) {
+			const struct conf_service *o = &p->conf->services[i];
+
+			for (size_t j = 0; j < o->nlisten; j++)
+				if (addr_same(a, &o->listen[j]))
+					return conf_perr(p, p->lineno, "listen "
+					    "address %s already used in [%s] "
+					    "on line %d", a->text, o->name,
+					    p->lines[i].listen[j]);
+		}
+		p->lines[me].listen[s->nlisten++] = p->lineno;
+		found++;
+		t += n;
+	}
+	if (found == 0)
+		return bad_value(p, k, value, "IPv4:port or [IPv6]:port");
+	return true;
+}
+
+/*
+ * set_upstream - "host", "host:port", "IPv4[:port]" or "[IPv6][:port]".
+ * Without a port the section's protocol and tls mode decide it, once the
+ * section is complete (section_close).
+ */
+static bool
+set_upstream(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	static const char *const later[] = { "transparent", "srv", "mx" };
+	struct conf_service	*s = conf_cur_svc(p);
+	const char		*host = value, *port = NULL, *colon;
+	char			 buf[256];
+	size_t			 hlen;
+	unsigned char		 bin[sizeof(struct in6_addr)];
+	bool			 ip;
+
+	(void)field;
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+		if (strcasecmp(value, later[i]) == 0)
+			goto later;
+	if (strncasecmp(value, "srv:", 4) == 0 ||
+	    strncasecmp(value, "mx:", 3) == 0)
+		goto later;
+
+	if (value[0] == '[') {
+		const char *close = strchr(value, ']');
+
+		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+			goto bad;
+		host = value + 1;
+		hlen = (size_t)(close - host);
+		if (close[1] == ':')
+			port = close + 2;
+		if (hlen == 0 || hlen >= sizeof(buf))
+			goto bad;
+		memcpy(buf, host, hlen);
+		buf[hlen] = '\0';
+		if (inet_pton(AF_INET6, buf, bin) != 1)
+			goto bad;
+		ip = true;
+	} else {
+		if ((colon = strchr(value, ':')) != NULL &&
+		    strchr(colon + 1, ':') != NULL)
+			return bad_value(p, k, value, "host[:port], with an "
+			    "IPv6 address in brackets: [2001:db8::1]:25");
+		hlen = colon != NULL ? (size_t)(colon - value) : strlen(value);
+		if (colon != NULL)
+			port = colon + 1;
+		if (hlen == 0 || hlen >= sizeof(buf))
+			goto bad;
+		memcpy(buf, host, hlen);
+		buf[hlen] = '\0';
+		ip = inet_pton(AF_INET, buf, bin) == 1;
+		if (!ip && !conf_dns_name_ok(buf, hlen))
+			goto bad;
+	}
+	if (port != NULL && !port_ok(port, strlen(port), &s->upstream_port))
+		goto bad;
+	if ((s->upstream_host = strdup(buf)) == NULL)
+		return conf_perr(p, p->lineno, "out of memory");
+	s->upstream_is_ip = ip;
+	return true;
+bad:
+	return bad_value(p, k, value, "host, host:port, IPv4[:port] or "
+	    "[IPv6][:port], with port 1-65535");
+later:
+	return conf_perr(p, p->lineno, "upstream = %s " CONF_LATER, value);
+}
+
+/* set_helo - a DNS name to introduce ourselves with */
+static bool
+set_helo(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	char	**f = field;
+
+	if (!conf_dns_name_ok(value, strlen(value)))
+		return bad_value(p, k, value, "a DNS name such as "
+		    "relay.example.org");
+	if ((*f = strdup(value)) == NULL)
+		return conf_perr(p, p->lineno, "out of memory");
+	return true;
+}
+
+/* ---------------------------------------------------------------- tables */
+
+#define GLB(f)	offsetof(struct conf, f)
+#define SVC(f)	offsetof(struct conf_service, f)
+
+const struct conf_key conf_global_keys[] = {
+	{ "state_dir",		set_str,  GLB(state_dir),  0, NULL, 0 },
+	{ "ca_file",		set_str,  GLB(ca_file),    GLB(ca_file_line),
+				NULL, 0 },
+	{ "user",		set_str,  GLB(user),       0, NULL, 0 },
+	{ "log_level",		set_name, GLB(log_level),  0, log_level_names,
+				0 },
+	/* Defaults for every service that does not set its own: they fill
+	 * parser.dflt, which conf_inherit() applies at the end. */
+	{ "connect_timeout",	set_msec, SVC(connect_timeout_ms), 0, NULL,
+				KF_DEFAULTS },
+	{ "handshake_timeout",	set_msec, SVC(handshake_timeout_ms), 0, NULL,
+				KF_DEFAULTS },
+	{ "idle_timeout",	set_msec, SVC(idle_timeout_ms), 0, NULL,
+				KF_DEFAULTS },
+	{ "max_sessions",	set_count, SVC(max_sessions), 0, NULL,
+				KF_DEFAULTS },
+	{ "resolver",		conf_set_later, 0, 0, NULL, 0 },
+	{ "dnssec",		conf_set_later, 0, 0, NULL, 0 },
+	{ "control_socket",	conf_set_later, 0, 0, NULL, 0 },
+	{ "metrics_listen",	conf_set_later, 0, 0, NULL, 0 },
+	{ "workers",		conf_set_later, 0, 0, NULL, 0 },
+	{ "so_mark",		conf_set_later, 0, 0, NULL, 0 },
+	{ "dns_listen",		conf_set_later, 0, 0, NULL, 0 },
+	{ "posture_retention",	conf_set_later, 0, 0, NULL, 0 },
+	{ NULL,			NULL,     0, 0, NULL, 0 }
+};
+
+const struct conf_key conf_service_keys[] = {
+	{ "protocol",		set_proto, SVC(proto),     0, NULL, 0 },
+	{ "direction",		set_name,  SVC(direction), 0, direction_names,
+				0 },
+	{ "listen",		set_listen, SVC(listen),   0, NULL, KF_MULTI },
+	{ "upstream",		set_upstream, SVC(upstream_host), 0, NULL, 0 },
+	{ "tls",		set_name,  SVC(tls),       0, tls_mode_names,
+				0 },
+	{ "security",		set_name,  SVC(level),     0, level_names, 0 },
+	{ "helo_name",		set_helo,  SVC(helo_name), 0, NULL, 0 },
+	{ "cleartext_auth",	set_bool,  SVC(cleartext_auth), 0, NULL, 0 },
+	{ "ca_file",		set_str,   SVC(ca_file),   SVC(ca_file_line),
+				NULL, 0 },
+	{ "connect_timeout",	set_msec,  SVC(connect_timeout_ms), 0, NULL,
+				0 },
+	{ "handshake_timeout",	set_msec,  SVC(handshake_timeout_ms), 0,
+				NULL, 0 },
+	{ "idle_timeout",	set_msec,  SVC(idle_timeout_ms), 0, NULL, 0 },
+	{ "max_sessions",	set_count, SVC(max_sessions), 0, NULL, 0 },
+	{ "pin",		conf_set_later, 0, 0, NULL, 0 },
+	{ "pin_max_age",	conf_set_later, 0, 0, NULL, 0 },
+	{ "cert",		conf_set_later, 0, 0, NULL, 0 },
+	{ "key",		conf_set_later, 0, 0, NULL, 0 },
+	{ "require_tls_for_login", conf_set_later, 0, 0, NULL, 0 },
+	{ "transparent",	conf_set_later, 0, 0, NULL, 0 },
+	{ "so_mark",		conf_set_later, 0, 0, NULL, 0 },
+	{ NULL,			NULL,      0, 0, NULL, 0 }
+};
+
+#define NKEYS(t)	(sizeof(t) / sizeof(t[0]))
+_Static_assert(NKEYS(conf_global_keys) <= CONF_KEYS_MAX, "CONF_KEYS_MAX");
+_Static_assert(NKEYS(conf_service_keys) <= CONF_KEYS_MAX, "CONF_KEYS_MAX");
