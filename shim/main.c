@@ -175,6 +175,12 @@ main(int argc, char **argv)
 	}
 	if ((conf = load(path)) == NULL)
 		return EX_CONFIG_ERR;
+	if (conf->user != NULL && getpwnam(conf->user) == NULL) {
+		fprintf(stderr, "%s: user %s does not exist\n", path,
+		    conf->user);
+		conf_unref(conf);
+		return EX_CONFIG_ERR;
+	}
 	if (check) {
 		conf_unref(conf);
 		return 0;

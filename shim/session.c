@@ -478,10 +478,8 @@ tls_up(struct session *s)
 
 /* tls_failed - the handshake failed: plaintext retry or refusal */
 static void
-tls_failed(struct session *s)
+tls_failed(struct session *s, const char *err)
 {
-	const char *err = tls_conn_error(s->tls);
-
 	if (s->conf->level == LEV_MAY && s->conf->tls == TLSM_STARTTLS &&
 	    !s->plain_retry) {
 		/* RFC 7435: communication first.  The retry is recorded, and
@@ -533,7 +531,7 @@ tls_in(struct session *s, const char *data, size_t len)
 		if (rc == TLS_AGAIN)
 			return;
 		if (rc == TLS_ERROR) {
-			tls_failed(s);
+			tls_failed(s, tls_conn_error(s->tls));
 			return;
 		}
 		tls_up(s);
@@ -597,6 +595,10 @@ sess_on_eof(struct endpoint *ep)
 
 	if (s->ending)
 		return;
+	if (s->state == SS_HANDSHAKE && ep == &s->up) {
+		tls_failed(s, "server closed the connection");
+		return;
+	}
 	if (s->state != SS_RELAY) {
 		if (ep == &s->up)
 			sess_refuse(s, RES_FAILED, "server closed the "
@@ -626,10 +628,21 @@ sess_on_error(struct endpoint *ep, int err)
 			close_all(s);
 		return;
 	}
+	if (s->state == SS_RELAY && ep->eof) {
+		/* The peer closed its side and now refuses what we still
+		 * had to say (our FIN, a close_notify): the conversation is
+		 * over, not broken. */
+		sess_end(s);
+		return;
+	}
 	if (s->state == SS_RELAY || ep == &s->down) {
 		outcome_set_reason(&s->out, "%s connection: %s", ep->name,
 		    uv_strerror(err));
 		sess_abort(s, NULL);
+		return;
+	}
+	if (s->state == SS_HANDSHAKE) {
+		tls_failed(s, uv_strerror(err));
 		return;
 	}
 	sess_refuse(s, RES_FAILED, "server connection: %s", uv_strerror(err));

@@ -123,9 +123,15 @@ tls_conf_prepare(struct conf *conf, struct conf_error *err)
 			continue;
 		svc->tls_client = tls_client_new(svc->ca_file, msg, sizeof(msg));
 		if (svc->tls_client == NULL) {
+			/* Line 0: the default ca_file, set on no line. */
 			err->line = svc->ca_file_line;
-			snprintf(err->msg, sizeof(err->msg), "%s:%d: %s",
-			    conf->path, svc->ca_file_line, msg);
+			if (err->line > 0)
+				snprintf(err->msg, sizeof(err->msg), "%s:%d: %s",
+				    conf->path, err->line, msg);
+			else
+				snprintf(err->msg, sizeof(err->msg), "%s: %s "
+				    "(the default; set ca_file in [global])",
+				    conf->path, msg);
 			return false;
 		}
 	}
