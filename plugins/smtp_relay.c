@@ -370,8 +370,17 @@ smtp_relay_from_down(struct session *s, const char *buf, size_t len)
 			sess_write_up(s, buf, n);
 			buf += n;
 			len -= n;
-			if (end)
+			if (end) {
+				/* The end of content is answered like a
+				 * command: its reply takes its turn. */
 				p->down = DOWN_CMD;
+				if (!pipe_push(p, CMD_OTHER)) {
+					sess_set_result(s, RES_NONE, "client "
+					    "pipelined more than %d commands",
+					    SMTP_PIPE_MAX);
+					return -1;
+				}
+			}
 			continue;
 		case DOWN_BDAT:
 			n = len < p->bdat_left ? len : (size_t)p->bdat_left;
