@@ -95,7 +95,8 @@ void		 sess_printf_up(struct session *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 sess_printf_down(struct session *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
-/* sess_set_result - record the result and, if none yet, the reason */
+/* sess_set_result - record the result (RES_NONE: keep it) and add the
+ * cause to the reason */
 void		 sess_set_result(struct session *, enum result,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -99,7 +99,7 @@ smtp_up_line(struct session *s, const char *line, size_t len)
 				sess_printf_up(s, "STARTTLS\r\n");
 				return STEP_MORE;
 			}
-			outcome_set_reason(o, "STARTTLS not offered by server");
+			outcome_add_reason(o, "STARTTLS not offered by server");
 			p->neg = NEG_DONE;
 			return STEP_NO_TLS;
 		}
@@ -108,7 +108,7 @@ smtp_up_line(struct session *s, const char *line, size_t len)
 			 * cannot offer STARTTLS (attack catalogue SC-05).
 			 * The client's own HELO will work in plaintext, if
 			 * the level allows plaintext at all. */
-			outcome_set_reason(o, "server rejected EHLO (%s), so "
+			outcome_add_reason(o, "server rejected EHLO (%s), so "
 			    "no STARTTLS", p->reply.first);
 			p->neg = NEG_DONE;
 			return STEP_NO_TLS;
@@ -129,7 +129,7 @@ smtp_up_line(struct session *s, const char *line, size_t len)
 			    "STARTTLS: %s", p->reply.first);
 			return STEP_FAIL;
 		}
-		outcome_set_reason(o, "server offered STARTTLS but refused it: "
+		outcome_add_reason(o, "server offered STARTTLS but refused it: "
 		    "%s", p->reply.first);
 		p->neg = NEG_DONE;
 		return STEP_NO_TLS;

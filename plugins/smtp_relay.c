@@ -274,7 +274,7 @@ down_command(struct session *s, struct smtp_priv *p, const char *line,
 		    "connection\r\n");
 	if (verb_is(line, len, "AUTH")) {
 		if (!sess_up_tls(s) && !sess_conf(s)->cleartext_auth) {
-			outcome_set_reason(sess_outcome(s), "refused AUTH: "
+			outcome_add_reason(sess_outcome(s), "refused AUTH: "
 			    "the upstream connection is not TLS");
 			return answer_local(s, p, "538 5.7.11 tlshim: "
 			    "encryption required for authentication, and the "

@@ -35,6 +35,6 @@ void	logmsg(enum log_level, const char *fmt, ...)
 void	slog(enum log_level, const struct session *s, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	vslog(enum log_level, const struct session *s, const char *fmt,
-	    va_list);
+	    va_list) __attribute__((format(printf, 3, 0)));
 
 #endif

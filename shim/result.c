@@ -31,18 +31,26 @@ auth_name(enum auth a)
 	return (unsigned)a < AUTH_LAST ? auth_names[a] : "unknown";
 }
 
-/* outcome_set_reason - record why, unless a reason is already recorded:
- * the first cause explains a failure better than its consequences. */
+/* outcome_add_reason - add to the reason, in words.  Every cause is kept,
+ * in the order it happened ("STARTTLS not offered by server; security =
+ * encrypt requires TLS"), so that nothing done on the user's behalf is
+ * hidden; a cause already recorded is not repeated. */
 void
-outcome_set_reason(struct outcome *o, const char *fmt, ...)
+outcome_add_reason(struct outcome *o, const char *fmt, ...)
 {
+	char add[sizeof(o->reason)];
+	size_t have = strlen(o->reason);
 	va_list ap;
 
-	if (o->reason[0] != '\0')
-		return;
 	va_start(ap, fmt);
-	vsnprintf(o->reason, sizeof(o->reason), fmt, ap);
+	vsnprintf(add, sizeof(add), fmt, ap);
 	va_end(ap);
+	if (add[0] == '\0' || strstr(o->reason, add) != NULL)
+		return;
+	if (have == 0)
+		snprintf(o->reason, sizeof(o->reason), "%s", add);
+	else if (have + 2 < sizeof(o->reason))
+		snprintf(o->reason + have, sizeof(o->reason) - have, "; %s", add);
 }
 
 /* put_value - append one value, quoted when it needs to be, so that the

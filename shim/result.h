@@ -64,8 +64,8 @@ struct outcome {
 	char		 reason[256];		/* in words, when not plain success */
 };
 
-/* outcome_set_reason - set the reason unless one is already recorded */
-void	outcome_set_reason(struct outcome *, const char *fmt, ...)
+/* outcome_add_reason - add a cause to the reason (kept in order) */
+void	outcome_add_reason(struct outcome *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* outcome_format - the session's key=value summary line */
 size_t	outcome_format(const struct outcome *, char *buf, size_t len);

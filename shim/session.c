@@ -202,7 +202,7 @@ void
 sess_abort(struct session *s, const char *why)
 {
 	if (why != NULL)
-		outcome_set_reason(&s->out, "%s", why);
+		outcome_add_reason(&s->out, "%s", why);
 	s->ending = true;
 	if (s->state != SS_CLOSING)
 		sess_enter(s, SS_CLOSING);
@@ -215,16 +215,16 @@ void
 sess_refuse(struct session *s, enum result r, const char *fmt, ...)
 {
 	va_list ap;
-
 	if (s->ending)
 		return;
+	char why[sizeof(s->out.reason)];
+
 	if (r != RES_NONE)
 		s->out.result = r;
-	if (s->out.reason[0] == '\0') {
-		va_start(ap, fmt);
-		vsnprintf(s->out.reason, sizeof(s->out.reason), fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	outcome_add_reason(&s->out, "%s", why);
 	slog(LOG_L_DETAIL, s, "%s: %s", result_name(s->out.result),
 	    s->out.reason);
 	/* RFC 3207 4.1: a client that does not like the TLS it got sends
@@ -360,13 +360,10 @@ sess_step(struct session *s, enum step st, size_t rest)
 		return;
 	case STEP_NO_TLS:
 		if (level_requires_tls(s->conf->level)) {
-			char why[sizeof(s->out.reason)];
-
-			snprintf(why, sizeof(why), "%s; security = %s requires "
-			    "TLS", s->out.reason[0] != '\0' ? s->out.reason :
-			    "TLS not available", level_name(s->conf->level));
-			s->out.reason[0] = '\0';
-			sess_refuse(s, RES_REFUSED, "%s", why);
+			if (s->out.reason[0] == '\0')
+				outcome_add_reason(&s->out, "TLS not available");
+			sess_refuse(s, RES_REFUSED, "security = %s requires TLS",
+			    level_name(s->conf->level));
 			return;
 		}
 		if (rest > 0) {
@@ -375,12 +372,14 @@ sess_step(struct session *s, enum step st, size_t rest)
 			return;
 		}
 		if (s->conf->level == LEV_NONE)
-			outcome_set_reason(&s->out, "security = none");
+			outcome_add_reason(&s->out, "security = none");
 		sess_enter(s, SS_RELAY);
 		return;
 	case STEP_FAIL:
+		/* The plugin recorded the result and why. */
 		sess_refuse(s, s->out.result != RES_NONE ? s->out.result :
-		    RES_FAILED, "protocol error");
+		    RES_FAILED, "%s", s->out.reason[0] != '\0' ? "" :
+		    "protocol error");
 		return;
 	}
 }
@@ -468,7 +467,7 @@ tls_up(struct session *s)
 		}
 		/* Unauthenticated TLS is what may and encrypt ask for, but
 		 * it is never presented as more (RFC 7435 3). */
-		outcome_set_reason(&s->out, "%s", why);
+		outcome_add_reason(&s->out, "%s", why);
 	}
 	if (!s->neg_begun)
 		sess_enter(s, SS_NEGOTIATING);		/* implicit TLS */
@@ -484,7 +483,7 @@ tls_failed(struct session *s, const char *err)
 	    !s->plain_retry) {
 		/* RFC 7435: communication first.  The retry is recorded, and
 		 * the result will say plaintext. */
-		outcome_set_reason(&s->out, "TLS handshake failed (%s); "
+		outcome_add_reason(&s->out, "TLS handshake failed (%s); "
 		    "retried in plaintext", err);
 		slog(LOG_L_DETAIL, s, "%s", s->out.reason);
 		s->plain_retry = true;
@@ -499,12 +498,13 @@ tls_failed(struct session *s, const char *err)
 	sess_refuse(s, RES_REFUSED, "TLS handshake failed: %s", err);
 }
 
-/* looks_like_reply - three digits: plaintext where TLS should be */
+/* plaintext_reply - a digit where a TLS record should start.  Records
+ * begin with a content type of 20 to 24, never an ASCII digit, so one
+ * byte tells: this is a protocol reply in the clear. */
 static bool
-looks_like_reply(const char *d, size_t len)
+plaintext_reply(const char *d, size_t len)
 {
-	return len >= 3 && d[0] >= '0' && d[0] <= '9' && d[1] >= '0' &&
-	    d[1] <= '9' && d[2] >= '0' && d[2] <= '9';
+	return len >= 1 && d[0] >= '0' && d[0] <= '9';
 }
 
 /* tls_in - ciphertext from the server */
@@ -516,12 +516,19 @@ tls_in(struct session *s, const char *data, size_t len)
 
 	if (!s->tls_first_seen) {
 		s->tls_first_seen = true;
-		/* Injected replies may come in a segment of their own,
-		 * after the 220 but before the server saw our ClientHello
-		 * (catalogue SC-06, SC-10). */
-		if (looks_like_reply(data, len)) {
+		/* After STARTTLS, injected replies may come in a segment of
+		 * their own, after the 220 but before the server saw our
+		 * ClientHello (catalogue SC-06, SC-10).  With implicit TLS
+		 * the same bytes mean a plaintext port: a mistake, not an
+		 * attack. */
+		if (plaintext_reply(data, len) && s->neg_begun) {
 			sess_refuse(s, RES_ATTACK, "response injection: "
 			    "plaintext reply where the TLS handshake should be");
+			return;
+		}
+		if (plaintext_reply(data, len)) {
+			tls_failed(s, "server answered in plaintext (is this "
+			    "an implicit TLS port?)");
 			return;
 		}
 	}
@@ -549,7 +556,7 @@ tls_in(struct session *s, const char *data, size_t len)
 		}
 		if (rc == TLS_ERROR) {
 			if (s->state == SS_RELAY) {
-				outcome_set_reason(&s->out, "TLS error from "
+				outcome_add_reason(&s->out, "TLS error from "
 				    "server: %s", tls_conn_error(s->tls));
 				sess_abort(s, NULL);
 			} else
@@ -636,7 +643,7 @@ sess_on_error(struct endpoint *ep, int err)
 		return;
 	}
 	if (s->state == SS_RELAY || ep == &s->down) {
-		outcome_set_reason(&s->out, "%s connection: %s", ep->name,
+		outcome_add_reason(&s->out, "%s connection: %s", ep->name,
 		    uv_strerror(err));
 		sess_abort(s, NULL);
 		return;
@@ -694,7 +701,7 @@ on_timer(uv_timer_t *t)
 			    idle));
 			break;
 		}
-		outcome_set_reason(&s->out, "idle for %u ms",
+		outcome_add_reason(&s->out, "idle for %u ms",
 		    s->conf->idle_timeout_ms);
 		sess_end(s);
 		break;
@@ -752,7 +759,7 @@ sess_write_up(struct session *s, const void *data, size_t len)
 	if (s->tls != NULL && s->up_tls) {
 		if (tls_conn_send(s->tls, data, len) != TLS_OK &&
 		    !s->ending) {
-			outcome_set_reason(&s->out, "TLS error: %s",
+			outcome_add_reason(&s->out, "TLS error: %s",
 			    tls_conn_error(s->tls));
 			sess_abort(s, NULL);
 		}
@@ -766,6 +773,9 @@ sess_write_down(struct session *s, const void *data, size_t len)
 {
 	io_write(&s->down, data, len);
 }
+
+static void vprintf_to(struct session *, bool, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
 
 static void
 vprintf_to(struct session *s, bool up, const char *fmt, va_list ap)
@@ -815,12 +825,12 @@ void
 sess_set_result(struct session *s, enum result r, const char *fmt, ...)
 {
 	va_list ap;
+	char why[sizeof(s->out.reason)];
 
 	if (r != RES_NONE)
 		s->out.result = r;
-	if (s->out.reason[0] != '\0')
-		return;
 	va_start(ap, fmt);
-	vsnprintf(s->out.reason, sizeof(s->out.reason), fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	outcome_add_reason(&s->out, "%s", why);
 }

@@ -443,6 +443,47 @@ injection_separate_segment(void **state)
 	assert_int_equal(h_peer_nconn(h), 1);
 }
 
+/* The same injection cut into pieces smaller than a reply code: one
+ * digit where a TLS record should start is enough to tell. */
+static void
+injection_split_segment(void **state)
+{
+	struct harness *h = *state;
+	static const struct h_step script[] = {
+		GREET, EHLO_SHIM, OFFER_TLS, ASK_TLS, GO_TLS, P_WAIT_DATA(),
+		P_SEND("2"), P_SLEEP(50), P_SEND("50 AUTH LOGIN\r\n"),
+		P_END
+	};
+	const struct outcome *o;
+
+	h_start(h, "security = may\n", script);
+	client_refused(h);
+	o = h_outcome(h, WAIT);
+	h_assert_result(o, RES_ATTACK);
+	h_assert_has(o->reason, "response injection");
+	/* Not mistaken for a failed handshake: no plaintext retry. */
+	assert_int_equal(h_peer_nconn(h), 1);
+}
+
+/* A plaintext server behind tls = implicit is a mistake, not an attack:
+ * refused as a failed handshake, with a hint. */
+static void
+implicit_tls_plaintext_server(void **state)
+{
+	struct harness *h = *state;
+	static const struct h_step script[] = {
+		GREET, P_END
+	};
+	const struct outcome *o;
+
+	h_start(h, "tls = implicit\nsecurity = may\n", script);
+	client_refused(h);
+	o = h_outcome(h, WAIT);
+	h_assert_result(o, RES_REFUSED);
+	h_assert_has(o->reason, "server answered in plaintext");
+	assert_int_equal(h_peer_nconn(h), 1);
+}
+
 /* ------------------------------------------------ malformed replies */
 
 /* failed_negotiation - the script makes the negotiation fail; the client
@@ -1063,6 +1104,8 @@ main(void)
 		T(injection_same_read),
 		T(injection_one_byte),
 		T(injection_separate_segment),
+		T(injection_split_segment),
+		T(implicit_tls_plaintext_server),
 		T(overlong_greeting_line),
 		T(greeting_line_limit),
 		T(bare_lf_greeting),

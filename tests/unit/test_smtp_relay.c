@@ -308,8 +308,10 @@ auth_plain_refused_locally(void **state)
 	h_expect(h, "250 2.0.0 Ok\r\n");
 	client_quit(h);
 	o = finish(h, RES_PLAINTEXT);
-	/* The reason keeps the first cause (why the leg is cleartext). */
-	assert_string_equal(o->reason, "security = none");
+	/* The reason keeps every cause, in order: why the leg is
+	 * cleartext, then the refused credentials (once, not per AUTH). */
+	assert_string_equal(o->reason, "security = none; refused AUTH: the "
+	    "upstream connection is not TLS");
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "AGFsaWNl");
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "AUTH");
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "auth");
@@ -532,7 +534,8 @@ data_case(struct harness *h, bool tls)
 	}
 	client_quit(h);
 	o = finish(h, tls ? RES_TLS : RES_PLAINTEXT);
-	assert_string_equal(o->reason, tls ? "" : "security = none");
+	assert_string_equal(o->reason, tls ? "" : "security = none; refused "
+	    "AUTH: the upstream connection is not TLS");
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "AUTH PLAIN AGFsaWNl"
 	    "AHNlY3JldA==\r\nQUIT");
 }
