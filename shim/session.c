@@ -96,6 +96,12 @@ sess_start(struct session *s)
 		    port);
 	uv_tcp_nodelay(&s->down.tcp, 1);
 	slog(LOG_L_DETAIL, s, "accepted client=%s", s->out.client);
+	/* Read the client from the start, so that one who gives up while
+	 * the upstream is being negotiated ends the session at once. */
+	if (io_read_start(&s->down) < 0) {
+		sess_abort(s, "cannot read from client");
+		return;
+	}
 	sess_enter(s, SS_RESOLVING);
 }
 
@@ -117,6 +123,7 @@ sess_free(struct session *s)
 		s->proto->free_priv(s);
 	free(s->priv);
 	lb_clear(&s->neg);
+	free(s->early);
 	tls_conn_free(s->tls);
 	if (s->ai_list != NULL)
 		uv_freeaddrinfo(s->ai_list);
@@ -255,6 +262,20 @@ enter_relay(struct session *s)
 	s->last_active = uv_now(s->srv->loop);
 	sess_arm_timer(s, s->conf->idle_timeout_ms);
 	s->proto->down_greet(s);
+	if (s->early_len > 0) {
+		char *early = s->early;
+		size_t len = s->early_len;
+
+		s->early = NULL;
+		s->early_len = 0;
+		s->out.bytes_out += len;
+		if (s->proto->relay_from_down(s, early, len) < 0) {
+			free(early);
+			sess_end(s);
+			return;
+		}
+		free(early);
+	}
 	if (io_read_start(&s->down) < 0 || io_read_start(&s->up) < 0)
 		sess_abort(s, "cannot read from a socket");
 }
@@ -568,6 +589,26 @@ tls_in(struct session *s, const char *data, size_t len)
 	}
 }
 
+/* keep_early - client bytes before the relay: kept, bounded, in order */
+static void
+keep_early(struct session *s, const char *data, size_t len)
+{
+	char *n;
+
+	if (len > SESS_EARLY_MAX - s->early_len) {
+		sess_refuse(s, RES_FAILED, "client sent more than %d bytes "
+		    "before its greeting", SESS_EARLY_MAX);
+		return;
+	}
+	if ((n = realloc(s->early, s->early_len + len)) == NULL) {
+		sess_abort(s, "out of memory");
+		return;
+	}
+	memcpy(n + s->early_len, data, len);
+	s->early = n;
+	s->early_len += len;
+}
+
 void
 sess_on_read(struct endpoint *ep, const char *data, size_t len)
 {
@@ -577,8 +618,10 @@ sess_on_read(struct endpoint *ep, const char *data, size_t len)
 		return;
 	s->last_active = uv_now(s->srv->loop);
 	if (ep == &s->down) {
-		if (s->state != SS_RELAY)
+		if (s->state != SS_RELAY) {
+			keep_early(s, data, len);
 			return;
+		}
 		s->out.bytes_out += len;
 		if (s->proto->relay_from_down(s, data, len) < 0) {
 			sess_end(s);
@@ -602,6 +645,14 @@ sess_on_eof(struct endpoint *ep)
 
 	if (s->ending)
 		return;
+	if (s->state != SS_RELAY && ep == &s->down) {
+		/* Nobody left to relay for: stop negotiating. */
+		if (s->out.result == RES_NONE)
+			s->out.result = RES_FAILED;
+		sess_abort(s, "client closed the connection before the relay "
+		    "started");
+		return;
+	}
 	if (s->state == SS_HANDSHAKE && ep == &s->up) {
 		tls_failed(s, "server closed the connection");
 		return;

@@ -21,6 +21,9 @@
 #include "shim/result.h"
 
 #define SESSION_MAGIC	0x53455353u	/* "SESS" while alive */
+/* A client should wait for its greeting; what it sends before is kept up
+ * to this much and relayed once the relay starts. */
+#define SESS_EARLY_MAX	4096
 
 enum sstate {
 	SS_RESOLVING = 0,	/* looking up the upstream name */
@@ -55,6 +58,8 @@ struct session {
 	struct addrinfo		*ai_cur;	/* the one being tried */
 	struct tls_conn		*tls;		/* upstream TLS, once started */
 	struct linebuf		 neg;		/* upstream lines, negotiation */
+	char			*early;		/* client bytes before the relay */
+	size_t			 early_len;
 
 	uint64_t		 last_active;	/* loop time of the last read */
 	unsigned		 handles;	/* open uv handles and requests */

@@ -117,6 +117,75 @@ finish(struct harness *h, enum result r)
 	return o;
 }
 
+/* A client that talks before its greeting (here, during the upstream's
+ * slow negotiation) has its bytes kept and relayed in order once the
+ * relay starts. */
+static void
+early_client_bytes_relayed(void **state)
+{
+	struct harness *h = *state;
+	static const struct h_step script[] = {
+		P_SLEEP(200), PLAIN_UP,
+		P_EXPECT("EHLO early.test\r\n"),
+		P_SEND("250 mx.test\r\n"),
+		PEER_QUIT, P_END
+	};
+
+	h_start(h, PLAIN_SVC, script);
+	h_connect(h);
+	h_send(h, "EHLO early.test\r\n");
+	h_expect(h, "220 shim.test ESMTP tlshim\r\n");
+	h_expect(h, "250 mx.test\r\n");
+	client_quit(h);
+	finish(h, RES_PLAINTEXT);
+}
+
+/* More than SESS_EARLY_MAX bytes before the greeting: refused, bounded. */
+static void
+early_client_flood_refused(void **state)
+{
+	struct harness *h = *state;
+	/* The server never greets: the flood comes while tlshim waits. */
+	static const struct h_step script[] = {
+		P_SLEEP(300), P_DRAIN(), P_END
+	};
+	static char flood[8192];
+	const struct outcome *o;
+
+	memset(flood, 'A', sizeof(flood));
+	h_start(h, PLAIN_SVC, script);
+	h_connect(h);
+	usleep(100 * 1000);		/* let tlshim reach the server */
+	h_sendn(h, flood, sizeof(flood));
+	h_expect(h, "421 4.7.0 tlshim: client sent more than");
+	o = h_outcome(h, WAIT);
+	h_assert_result(o, RES_FAILED);
+	h_assert_has(o->reason, "before its greeting");
+	assert_true(h_peer_wait(h, WAIT));
+	h_assert_not_has(h_peer_conn(h, 0)->text.p, "AAAA");
+}
+
+/* A client that leaves while the upstream is negotiated ends the session
+ * there and then: nothing is relayed, the record says why. */
+static void
+client_gone_during_negotiation(void **state)
+{
+	struct harness *h = *state;
+	static const struct h_step script[] = {
+		P_SLEEP(300), PLAIN_UP, P_DRAIN(), P_END
+	};
+	const struct outcome *o;
+
+	h_start(h, PLAIN_SVC, script);
+	h_connect(h);
+	h_close(h);
+	o = h_outcome(h, WAIT);
+	h_assert_result(o, RES_FAILED);
+	h_assert_has(o->reason, "client closed the connection before the "
+	    "relay started");
+	assert_int_equal((int)o->bytes_out, 0);
+}
+
 /* ---------------------------------------------------- EHLO filtering */
 
 /* ehlo_case - the server's post-negotiation EHLO reply is srv; the
@@ -1040,6 +1109,9 @@ main(void)
 		T(large_message_backpressure),
 		T(idle_timeout_ends_session),
 		T(server_reset_during_relay),
+		T(early_client_bytes_relayed),
+		T(early_client_flood_refused),
+		T(client_gone_during_negotiation),
 	};
 #undef T
 	int rc;
