@@ -181,22 +181,26 @@ smtp_free_priv(struct session *s)
 	smtp_relay_free(sess_priv(s));
 }
 
+/* Both services speak the same SMTP; they differ in defaults only. */
+#define SMTP_PLUGIN							\
+	.implicit_port = 465,						\
+	.line_max = SMTP_LINE_MAX,					\
+	.priv_size = sizeof(struct smtp_priv),				\
+	.up_begin = smtp_up_begin,					\
+	.up_line = smtp_up_line,					\
+	.up_tls_ready = smtp_up_tls_ready,				\
+	.up_quit = "QUIT\r\n",						\
+	.down_greet = smtp_down_greet,					\
+	.relay_from_down = smtp_relay_from_down,			\
+	.relay_from_up = smtp_relay_from_up,				\
+	.refuse_down = smtp_refuse_down,				\
+	.free_priv = smtp_free_priv
+
 const struct proto proto_smtp = {
 	.name = "smtp",
 	.port = 25,
-	.implicit_port = 465,
 	.default_level = LEV_MAY,
-	.line_max = SMTP_LINE_MAX,
-	.priv_size = sizeof(struct smtp_priv),
-	.up_begin = smtp_up_begin,
-	.up_line = smtp_up_line,
-	.up_tls_ready = smtp_up_tls_ready,
-	.up_quit = "QUIT\r\n",
-	.down_greet = smtp_down_greet,
-	.relay_from_down = smtp_relay_from_down,
-	.relay_from_up = smtp_relay_from_up,
-	.refuse_down = smtp_refuse_down,
-	.free_priv = smtp_free_priv,
+	SMTP_PLUGIN
 };
 
 /* Submission carries credentials, so TLS is mandatory by default
@@ -204,17 +208,6 @@ const struct proto proto_smtp = {
 const struct proto proto_submission = {
 	.name = "submission",
 	.port = 587,
-	.implicit_port = 465,
 	.default_level = LEV_ENCRYPT,
-	.line_max = SMTP_LINE_MAX,
-	.priv_size = sizeof(struct smtp_priv),
-	.up_begin = smtp_up_begin,
-	.up_line = smtp_up_line,
-	.up_tls_ready = smtp_up_tls_ready,
-	.up_quit = "QUIT\r\n",
-	.down_greet = smtp_down_greet,
-	.relay_from_down = smtp_relay_from_down,
-	.relay_from_up = smtp_relay_from_up,
-	.refuse_down = smtp_refuse_down,
-	.free_priv = smtp_free_priv,
+	SMTP_PLUGIN
 };

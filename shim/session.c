@@ -350,6 +350,19 @@ sess_connected(struct session *s)
 		sess_enter(s, SS_NEGOTIATING);
 }
 
+/* unexpected_bytes - the server's pre-relay talk must be over when the
+ * relay starts: what it sent beyond would reach the client as if it were
+ * an answer to the client's first command (invariant 3) */
+static bool
+unexpected_bytes(struct session *s, size_t rest)
+{
+	if (rest == 0)
+		return false;
+	sess_refuse(s, RES_FAILED, "server sent %zu unexpected bytes before "
+	    "the client's first command", rest);
+	return true;
+}
+
 /* sess_step - act on what the plugin said; rest is how many bytes the
  * server sent after the line that led to this step */
 static void
@@ -372,12 +385,8 @@ sess_step(struct session *s, enum step st, size_t rest)
 		sess_enter(s, SS_HANDSHAKE);
 		return;
 	case STEP_READY:
-		if (rest > 0) {
-			sess_refuse(s, RES_FAILED, "server sent %zu unexpected "
-			    "bytes before the client's first command", rest);
-			return;
-		}
-		sess_enter(s, SS_RELAY);
+		if (!unexpected_bytes(s, rest))
+			sess_enter(s, SS_RELAY);
 		return;
 	case STEP_NO_TLS:
 		if (level_requires_tls(s->conf->level)) {
@@ -387,11 +396,8 @@ sess_step(struct session *s, enum step st, size_t rest)
 			    level_name(s->conf->level));
 			return;
 		}
-		if (rest > 0) {
-			sess_refuse(s, RES_FAILED, "server sent %zu unexpected "
-			    "bytes before the client's first command", rest);
+		if (unexpected_bytes(s, rest))
 			return;
-		}
 		if (s->conf->level == LEV_NONE)
 			outcome_add_reason(&s->out, "security = none");
 		sess_enter(s, SS_RELAY);
