@@ -182,6 +182,8 @@ main(int argc, char **argv)
 		return EX_CONFIG_ERR;
 	}
 	if (check) {
+		printf("%s: configuration OK, %zu service%s\n", path,
+		    conf->nservices, conf->nservices == 1 ? "" : "s");
 		conf_unref(conf);
 		return 0;
 	}
