@@ -101,6 +101,11 @@ void		 sess_enter(struct session *, enum sstate);
 void		 sess_refuse(struct session *, enum result, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 void		 sess_arm_timer(struct session *, unsigned ms);
+/* sess_step - act on a plugin's step; rest: server bytes left unread */
+void		 sess_step(struct session *, enum step, size_t rest);
+void		 sess_close_all(struct session *);
+bool		 sess_flushed(const struct endpoint *);
+void		 sess_on_timer(uv_timer_t *);
 /* sess_connected - upstream.c: TCP is up; the negotiation clock starts */
 void		 sess_connected(struct session *);
 
