@@ -44,6 +44,7 @@ struct tls_conn {
 	void			*ctx;
 	const char		*in;		/* ciphertext not yet pulled */
 	size_t			 inlen;
+	bool			 starved;	/* pull found no input */
 	int			 err;		/* last GnuTLS error */
 	char			 errtext[160];
 };
@@ -146,6 +147,7 @@ pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 	struct tls_conn *t = p;
 
 	if (t->inlen == 0) {
+		t->starved = true;
 		gnutls_transport_set_errno(t->gs, EAGAIN);
 		return -1;
 	}
@@ -254,7 +256,8 @@ tls_conn_recv(struct tls_conn *t, char *buf, size_t cap, size_t *got)
 	ssize_t n;
 
 	*got = 0;
-	for (;;) {
+	for (unsigned spins = 0;; spins++) {
+		t->starved = false;
 		n = gnutls_record_recv(t->gs, buf, cap);
 		if (n > 0) {
 			*got = (size_t)n;
@@ -262,9 +265,15 @@ tls_conn_recv(struct tls_conn *t, char *buf, size_t cap, size_t *got)
 		}
 		if (n == 0)
 			return TLS_CLOSED;
-		if (n == GNUTLS_E_AGAIN)
+		/* GnuTLS also says AGAIN right after it consumed a TLS 1.3
+		 * post-handshake message (a NewSessionTicket), with more
+		 * records still unread: go on until the input really ran
+		 * dry, or a reply that came in the same segment as the
+		 * ticket is never read.  The bound only guards against a
+		 * library that would say AGAIN forever without reading. */
+		if (n == GNUTLS_E_AGAIN && (t->starved || spins > 64))
 			return TLS_AGAIN;
-		if (n == GNUTLS_E_INTERRUPTED)
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 			continue;
 		/* A TLS 1.2 server asking to renegotiate: we never do, and
 		 * a warning alert is not worth ending the session for. */

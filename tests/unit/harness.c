@@ -317,6 +317,9 @@ h_cert_sha256(enum h_cert c)
 	return certs.sha256[c];
 }
 
+/* The peer's session ticket key: tickets are sent only on H_TICKET. */
+static gnutls_datum_t ticket_key;
+
 void
 h_main_init(void)
 {
@@ -333,11 +336,15 @@ h_main_init(void)
 	    LOG_L_INFO);
 	gnutls_global_init();
 	certs_make();
+	if (gnutls_session_ticket_key_generate(&ticket_key) < 0)
+		fail_msg("cannot make a session ticket key");
 }
 
 void
 h_main_done(void)
 {
+	gnutls_free(ticket_key.data);
+	ticket_key.data = NULL;
 	if (!certs.ready)
 		return;
 	unlink(certs.ca_path);
@@ -653,7 +660,7 @@ op_name(enum h_op op)
 {
 	static const char *const names[] = { "end", "send", "expect",
 	    "expect-data", "tls", "sleep", "close", "reset", "drain",
-	    "silence", "accept", "wait-data" };
+	    "silence", "accept", "wait-data", "ticket" };
 	return (unsigned)op < sizeof(names) / sizeof(names[0]) ? names[op] :
 	    "?";
 }
@@ -700,7 +707,10 @@ step_tls(struct harness *h, struct peer *p, int i, int cert)
 	p->in_r = 0;
 	p->log->tls = true;
 	p->log->tls_at = p->log->text.len;
-	CHECK_GT(gnutls_init(&p->gs, GNUTLS_SERVER));
+	/* Tickets only when a script asks for one (H_TICKET). */
+	CHECK_GT(gnutls_init(&p->gs, GNUTLS_SERVER |
+	    GNUTLS_NO_AUTO_SEND_TICKET));
+	CHECK_GT(gnutls_session_ticket_enable_server(p->gs, &ticket_key));
 	CHECK_GT(gnutls_set_default_priority(p->gs));
 	CHECK_GT(gnutls_credentials_set(p->gs, GNUTLS_CRD_CERTIFICATE,
 	    certs.cred[cert]));
@@ -792,6 +802,27 @@ run_step(struct harness *h, struct peer *p, int i, const struct h_step *st)
 		return true;
 	case H_TLS:
 		return step_tls(h, p, i, st->n);
+	case H_TICKET: {
+		/* Corked, so that the ticket and the data share a segment,
+		 * as OpenSSL servers (Postfix) often send them. */
+		int on = 1, off = 0, rc;
+
+		if (p->gs == NULL) {
+			peer_fail(h, i, "ticket without TLS");
+			return false;
+		}
+		setsockopt(p->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+		do
+			rc = gnutls_session_ticket_send(p->gs, 1, 0);
+		while (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED);
+		if (rc < 0 || app_send(h, p, st->arg, st->len) < 0) {
+			peer_fail(h, i, "ticket: %s", rc < 0 ?
+			    gnutls_strerror(rc) : strerror(errno));
+			return false;
+		}
+		setsockopt(p->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+		return true;
+	}
 	case H_SLEEP:
 		if (wait_fd(h, -1, 0, now_ms() + st->n) < 0) {
 			peer_fail(h, i, "stopped");

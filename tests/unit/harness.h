@@ -50,7 +50,9 @@ enum h_op {
 	H_DRAIN,		/* read until EOF (or close_notify) */
 	H_SILENCE,		/* nothing may arrive for n ms (EOF is fine) */
 	H_ACCEPT,		/* close this connection, accept the next */
-	H_WAIT_DATA		/* wait until at least one byte is unread */
+	H_WAIT_DATA,		/* wait until at least one byte is unread */
+	H_TICKET		/* a TLS 1.3 NewSessionTicket, then arg, in
+				 * one TCP segment */
 };
 
 struct h_step {
@@ -80,6 +82,7 @@ struct h_step {
 /* e.g. the ClientHello after "220 go ahead": the shim is in its
  * handshake, so what the peer sends next lands there, in its own read */
 #define P_WAIT_DATA()		{ H_WAIT_DATA, NULL, 0, 0 }
+#define P_TICKET_SEND(s)	{ H_TICKET, (s), sizeof(s) - 1, 0 }
 #define P_END			{ H_END, NULL, 0, 0 }
 
 /* A growing byte buffer, NUL-terminated for convenience. */

@@ -117,6 +117,36 @@ finish(struct harness *h, enum result r)
 	return o;
 }
 
+/* An OpenSSL server (Postfix) sends its TLS 1.3 session tickets when it
+ * first has something to say, often in the same segment as the reply.
+ * GnuTLS answers "again" after the ticket; the reply after it must still
+ * be read, not left waiting for bytes that never come. */
+static void
+ticket_and_reply_in_one_segment(void **state)
+{
+	struct harness *h = *state;
+	static const struct h_step script[] = {
+		TLS_UP,
+		P_EXPECT("EHLO client.test\r\n"),
+		P_TICKET_SEND("250-mx.test\r\n250 SIZE 1000\r\n"),
+		P_EXPECT("NOOP\r\n"),
+		P_TICKET_SEND("250 2.0.0 Ok\r\n"),
+		PEER_QUIT, P_END
+	};
+	const struct outcome *o;
+
+	h_start(h, TLS_SVC, script);
+	greeted(h);
+	h_send(h, "EHLO client.test\r\n");
+	h_expect(h, "250-mx.test\r\n");
+	h_expect(h, "250 SIZE 1000\r\n");
+	h_send(h, "NOOP\r\n");
+	h_expect(h, "250 2.0.0 Ok\r\n");
+	client_quit(h);
+	o = finish(h, RES_TLS);
+	assert_string_equal(o->tls_version, "TLS1.3");
+}
+
 /* A client that talks before its greeting (here, during the upstream's
  * slow negotiation) has its bytes kept and relayed in order once the
  * relay starts. */
@@ -1109,6 +1139,7 @@ main(void)
 		T(large_message_backpressure),
 		T(idle_timeout_ends_session),
 		T(server_reset_during_relay),
+		T(ticket_and_reply_in_one_segment),
 		T(early_client_bytes_relayed),
 		T(early_client_flood_refused),
 		T(client_gone_during_negotiation),
