@@ -36,6 +36,7 @@ const struct name_code level_names[] = {
 const struct name_code tls_mode_names[] = {
 	{ "starttls",	TLSM_STARTTLS,	false },
 	{ "implicit",	TLSM_IMPLICIT,	false },
+	{ "auto",	TLSM_AUTO,	true },
 	{ NULL,		-1,		false }
 };
 const struct name_code direction_names[] = {

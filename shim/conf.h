@@ -22,7 +22,11 @@ enum tls_level {
 	LEV_NONE = 0, LEV_MAY, LEV_ENCRYPT, LEV_DANE, LEV_DANE_ONLY,
 	LEV_VERIFY, LEV_LAST
 };
-enum tls_mode { TLSM_STARTTLS = 0, TLSM_IMPLICIT, TLSM_LAST };
+enum tls_mode {
+	TLSM_STARTTLS = 0, TLSM_IMPLICIT,
+	TLSM_AUTO,		/* direct TLS where SRV says so: not yet */
+	TLSM_LAST
+};
 enum direction { DIR_OUTBOUND = 0, DIR_INBOUND, DIR_LAST };
 
 const char	*level_name(enum tls_level);

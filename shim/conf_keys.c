@@ -315,10 +315,19 @@ set_proto(struct conf_parser *p, const struct conf_key *k, void *field,
 			    (char)(value[i] - 'A' + 'a') : value[i];
 		proto = proto_find(lower);
 	}
-	if (proto == NULL)
+	if (proto == NULL) {
+		/* The protocols of the design that have no plugin yet. */
+		static const char *const later[] = { "imap", "pop3",
+		    "xmpp-client", "xmpp-server", NULL };
+
+		for (size_t i = 0; n < sizeof(lower) && later[i] != NULL; i++)
+			if (strcmp(lower, later[i]) == 0)
+				return conf_perr(p, p->lineno, "protocol = %s "
+				    CONF_LATER, lower);
 		return conf_perr(p, p->lineno,
 		    "unknown protocol '%s' (known: %s)",
 		    value, proto_names());
+	}
 	*(const struct proto **)field = proto;
 	return true;
 }

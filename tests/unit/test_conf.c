@@ -437,8 +437,10 @@ direction_and_tls_mode(void **state)
 	    "inbound is not supported by this version of tlshim yet", 5);
 	expect_error(SVC "direction = sideways\n", "t.conf:5: invalid value "
 	    "'sideways' for 'direction': expected one of outbound", 5);
-	expect_error(SVC "tls = auto\n", "t.conf:5: invalid value 'auto' for "
-	    "'tls': expected one of starttls, implicit", 5);
+	expect_error(SVC "tls = auto\n", "t.conf:5: tls = auto is not "
+	    "supported by this version of tlshim yet", 5);
+	expect_error(SVC "tls = sometimes\n", "t.conf:5: invalid value "
+	    "'sometimes' for 'tls': expected one of starttls, implicit", 5);
 }
 
 static void
@@ -550,6 +552,10 @@ protocol_errors(void **state)
 	snprintf(msg, sizeof(msg), "t.conf:2: unknown protocol 'gopher' "
 	    "(known: %s)", proto_names());
 	expect_error("[s]\nprotocol = gopher\n", msg, 2);
+	expect_error("[s]\nprotocol = imap\n", "t.conf:2: protocol = imap is "
+	    "not supported by this version of tlshim yet", 2);
+	expect_error("[s]\nprotocol = XMPP-Server\n", "t.conf:2: protocol = "
+	    "xmpp-server is not supported by this version of tlshim yet", 2);
 	assert_non_null(strstr(proto_names(), "smtp"));
 	conf_unref(expect_ok("[s]\nprotocol = SMTP\nlisten = 127.0.0.1:1\n"
 	    "upstream = a.test\n"));
