@@ -8,13 +8,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "plugins/dotscan.h"
+#include "plugins/pipeline.h"
 #include "plugins/proto.h"
 #include "plugins/smtp_reply.h"
 #include "shim/linebuf.h"
 
 #define SMTP_CMD_MAX		8192	/* client command line, AUTH included */
-#define SMTP_PIPE_MAX		1024	/* commands awaiting replies */
-#define SMTP_LOCAL_MAX		4	/* local replies waiting their turn */
 
 enum smtp_neg {
 	NEG_GREETING = 0,	/* waiting for the server's 220 */
@@ -29,8 +29,7 @@ enum smtp_cmd {
 	CMD_OTHER = 0,
 	CMD_EHLO,		/* reply lists extensions: filter it */
 	CMD_DATA,		/* 354 starts message content */
-	CMD_AUTH,		/* 334 continues a SASL exchange */
-	CMD_LOCAL		/* answered by tlshim: emit local[] in turn */
+	CMD_AUTH		/* 334 continues a SASL exchange */
 };
 
 enum smtp_down {
@@ -47,7 +46,7 @@ struct smtp_priv {
 	/* Relay: client side. */
 	enum smtp_down	 down;
 	struct linebuf	 down_lb;
-	unsigned	 data_st;	/* CRLF.CRLF scanner state */
+	struct dotscan	 data;		/* the end of message content */
 	uint64_t	 bdat_left;
 	bool		 data_seen;	/* content bytes since DATA */
 	/* Relay: server side. */
@@ -58,10 +57,7 @@ struct smtp_priv {
 	char		*ehlo;
 	size_t		 ehlo_len;
 	/* Commands sent upstream, oldest first, awaiting their replies. */
-	uint8_t		 pipe[SMTP_PIPE_MAX];
-	unsigned	 pipe_head, pipe_n;
-	char		*local[SMTP_LOCAL_MAX];
-	unsigned	 local_head, local_n;
+	struct pipeline	 pipe;
 };
 
 int	smtp_relay_from_down(struct session *, const char *, size_t);

@@ -23,9 +23,6 @@
 
 #include "plugins/smtp.h"
 
-/* CRLF.CRLF scanner states; the start of content counts as after CRLF. */
-enum { DS_BOL = 0, DS_DOT, DS_DOTCR, DS_MID, DS_CR };
-
 void
 smtp_relay_free(struct smtp_priv *p)
 {
@@ -33,63 +30,10 @@ smtp_relay_free(struct smtp_priv *p)
 	lb_clear(&p->up_lb);
 	free(p->ehlo);
 	p->ehlo = NULL;
-	for (unsigned i = 0; i < p->local_n; i++)
-		free(p->local[(p->local_head + i) % SMTP_LOCAL_MAX]);
-	p->local_n = 0;
+	pipe_free(&p->pipe);
 }
 
 /* ---------------------------------------------------------- replies */
-
-static bool
-pipe_push(struct smtp_priv *p, enum smtp_cmd c)
-{
-	if (p->pipe_n == SMTP_PIPE_MAX)
-		return false;
-	p->pipe[(p->pipe_head + p->pipe_n) % SMTP_PIPE_MAX] = (uint8_t)c;
-	p->pipe_n++;
-	return true;
-}
-
-/* flush_local - local replies whose turn has come: they are at the head
- * of the pipe, with no relayed command before them */
-static void
-flush_local(struct session *s, struct smtp_priv *p)
-{
-	while (p->pipe_n > 0 && p->pipe[p->pipe_head] == CMD_LOCAL &&
-	    p->local_n > 0) {
-		char *r = p->local[p->local_head];
-
-		sess_write_down(s, r, strlen(r));
-		free(r);
-		p->local_head = (p->local_head + 1) % SMTP_LOCAL_MAX;
-		p->local_n--;
-		p->pipe_head = (p->pipe_head + 1) % SMTP_PIPE_MAX;
-		p->pipe_n--;
-	}
-}
-
-/* answer_local - reply to the client for the server, in turn */
-static int
-answer_local(struct session *s, struct smtp_priv *p, const char *reply)
-{
-	if (p->pipe_n == 0) {
-		sess_write_down(s, reply, strlen(reply));
-		return 0;
-	}
-	if (p->local_n == SMTP_LOCAL_MAX || !pipe_push(p, CMD_LOCAL)) {
-		sess_set_result(s, RES_NONE, "client pipelined too many "
-		    "commands that tlshim answers itself");
-		return -1;
-	}
-	p->local[(p->local_head + p->local_n) % SMTP_LOCAL_MAX] =
-	    strdup(reply);
-	if (p->local[(p->local_head + p->local_n) % SMTP_LOCAL_MAX] == NULL) {
-		sess_set_result(s, RES_NONE, "out of memory");
-		return -1;
-	}
-	p->local_n++;
-	return 0;
-}
 
 /* ehlo_keep - should the client see this EHLO extension? */
 static bool
@@ -152,7 +96,7 @@ up_reply_line(struct session *s, struct smtp_priv *p, const char *line,
 	const char *text, *why;
 	size_t textlen;
 	enum smtp_rp rp;
-	enum smtp_cmd front;
+	uint8_t front;
 
 	rp = smtp_reply_line(&p->up_reply, line, len, &text, &textlen, &why);
 	if (rp == SRP_ERROR) {
@@ -162,7 +106,7 @@ up_reply_line(struct session *s, struct smtp_priv *p, const char *line,
 	}
 	/* A reply with no command waiting is the server's own (a 421
 	 * before it closes): relay it as it is. */
-	front = p->pipe_n > 0 ? p->pipe[p->pipe_head] : CMD_OTHER;
+	front = pipe_front(&p->pipe);
 	if (front == CMD_EHLO && p->up_reply.code == 250) {
 		if (ehlo_line(s, p, line, len, text, textlen,
 		    rp == SRP_DONE) < 0)
@@ -189,11 +133,7 @@ up_reply_line(struct session *s, struct smtp_priv *p, const char *line,
 	default:
 		break;
 	}
-	if (p->pipe_n > 0) {
-		p->pipe_head = (p->pipe_head + 1) % SMTP_PIPE_MAX;
-		p->pipe_n--;
-	}
-	flush_local(s, p);
+	pipe_pop(&p->pipe, s);
 	return 0;
 }
 
@@ -267,7 +207,7 @@ down_command(struct session *s, struct smtp_priv *p, const char *line,
 	enum smtp_cmd kind = CMD_OTHER;
 
 	if (verb_is(line, len, "STARTTLS"))
-		return answer_local(s, p, sess_up_tls(s) ?
+		return pipe_answer(&p->pipe, s, sess_up_tls(s) ?
 		    "502 5.5.1 tlshim: STARTTLS is not needed here, the "
 		    "upstream connection is already TLS\r\n" :
 		    "502 5.5.1 tlshim: STARTTLS is not available on this "
@@ -276,7 +216,7 @@ down_command(struct session *s, struct smtp_priv *p, const char *line,
 		if (!sess_up_tls(s) && !sess_conf(s)->cleartext_auth) {
 			outcome_add_reason(sess_outcome(s), "refused AUTH: "
 			    "the upstream connection is not TLS");
-			return answer_local(s, p, "538 5.7.11 tlshim: "
+			return pipe_answer(&p->pipe, s, "538 5.7.11 tlshim: "
 			    "encryption required for authentication, and the "
 			    "upstream connection is not TLS\r\n");
 		}
@@ -287,7 +227,7 @@ down_command(struct session *s, struct smtp_priv *p, const char *line,
 	else if (verb_is(line, len, "DATA")) {
 		kind = CMD_DATA;
 		p->down = DOWN_DATA;
-		p->data_st = DS_BOL;
+		dotscan_reset(&p->data);
 		p->data_seen = false;
 	} else if (verb_is(line, len, "BDAT")) {
 		uint64_t size;
@@ -296,61 +236,13 @@ down_command(struct session *s, struct smtp_priv *p, const char *line,
 			p->bdat_left = size;
 		}
 	}
-	if (!pipe_push(p, kind)) {
+	if (!pipe_push(&p->pipe, kind)) {
 		sess_set_result(s, RES_NONE, "client pipelined more than %d "
-		    "commands", SMTP_PIPE_MAX);
+		    "commands", PIPE_MAX);
 		return -1;
 	}
 	sess_write_up(s, line, len);
 	return 0;
-}
-
-/* data_scan - length of content up to and including CRLF.CRLF, or len
- * if the end is not in buf; *end says which */
-static size_t
-data_scan(struct smtp_priv *p, const char *buf, size_t len, bool *end)
-{
-	unsigned st = p->data_st;
-	size_t i = 0;
-
-	*end = false;
-	while (i < len) {
-		char c = buf[i];
-
-		if (st == DS_MID) {
-			/* The common case: skip to the next CR at once. */
-			const char *cr = memchr(buf + i, '\r', len - i);
-			if (cr == NULL) {
-				i = len;
-				break;
-			}
-			i = (size_t)(cr - buf) + 1;
-			st = DS_CR;
-			continue;
-		}
-		i++;
-		switch (st) {
-		case DS_BOL:
-			st = c == '.' ? DS_DOT : c == '\r' ? DS_CR : DS_MID;
-			break;
-		case DS_DOT:
-			st = c == '\r' ? DS_DOTCR : DS_MID;
-			break;
-		case DS_DOTCR:
-			if (c == '\n') {
-				p->data_st = DS_BOL;
-				*end = true;
-				return i;
-			}
-			st = c == '\r' ? DS_CR : DS_MID;
-			break;
-		case DS_CR:
-			st = c == '\n' ? DS_BOL : c == '\r' ? DS_CR : DS_MID;
-			break;
-		}
-	}
-	p->data_st = st;
-	return i;
 }
 
 int
@@ -365,7 +257,7 @@ smtp_relay_from_down(struct session *s, const char *buf, size_t len)
 		switch (p->down) {
 		case DOWN_DATA:
 			/* Content goes straight through, never buffered. */
-			n = data_scan(p, buf, len, &end);
+			n = dotscan_feed(&p->data, buf, len, &end);
 			p->data_seen = true;
 			sess_write_up(s, buf, n);
 			buf += n;
@@ -374,10 +266,10 @@ smtp_relay_from_down(struct session *s, const char *buf, size_t len)
 				/* The end of content is answered like a
 				 * command: its reply takes its turn. */
 				p->down = DOWN_CMD;
-				if (!pipe_push(p, CMD_OTHER)) {
+				if (!pipe_push(&p->pipe, CMD_OTHER)) {
 					sess_set_result(s, RES_NONE, "client "
 					    "pipelined more than %d commands",
-					    SMTP_PIPE_MAX);
+					    PIPE_MAX);
 					return -1;
 				}
 			}
