@@ -89,6 +89,10 @@ bool		 sess_up_tls(const struct session *);
  * False for level none and for a plaintext retry after a failed
  * handshake under level may. */
 bool		 sess_tls_wanted(const struct session *);
+/* sess_up_pending - during up_line(): how many bytes the server sent
+ * after this line that are not handled yet (a server that talks out of
+ * turn before TLS is injecting) */
+size_t		 sess_up_pending(const struct session *);
 void		 sess_write_up(struct session *, const void *, size_t);
 void		 sess_write_down(struct session *, const void *, size_t);
 void		 sess_printf_up(struct session *, const char *fmt, ...)

@@ -442,6 +442,12 @@ sess_up_tls(const struct session *s)
 	return s->up_tls;
 }
 
+size_t
+sess_up_pending(const struct session *s)
+{
+	return s->neg_rest;
+}
+
 bool
 sess_tls_wanted(const struct session *s)
 {

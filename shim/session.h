@@ -58,6 +58,7 @@ struct session {
 	struct addrinfo		*ai_cur;	/* the one being tried */
 	struct tls_conn		*tls;		/* upstream TLS, once started */
 	struct linebuf		 neg;		/* upstream lines, negotiation */
+	size_t			 neg_rest;	/* unread after the current line */
 	char			*early;		/* client bytes before the relay */
 	size_t			 early_len;
 

@@ -43,6 +43,7 @@ neg_feed(struct session *s, const char *data, size_t len)
 			if (log_enabled(LOG_L_PROTO))
 				slog(LOG_L_PROTO, s, "S: %.*s", (int)(linelen > 2 ?
 				    linelen - 2 : 0), line);
+			s->neg_rest = lb_pending(&s->neg) + len;
 			st = s->proto->up_line(s, line, linelen);
 			if (st != STEP_MORE) {
 				sess_step(s, st, lb_pending(&s->neg) + len);
