@@ -11,10 +11,12 @@
 
 extern const struct proto proto_smtp;
 extern const struct proto proto_submission;
+extern const struct proto proto_imap;
 
 static const struct proto *const protos[] = {
 	&proto_smtp,
 	&proto_submission,
+	&proto_imap,
 	NULL
 };
 

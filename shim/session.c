@@ -317,6 +317,12 @@ sess_enter(struct session *s, enum sstate next)
 			sess_refuse(s, RES_FAILED, "cannot read from server");
 			break;
 		}
+		/* Back from a STARTTLS handshake, the plugin goes on inside
+		 * TLS (a fresh CAPABILITY, say); otherwise it starts. */
+		if (s->neg_begun) {
+			sess_step(s, s->proto->up_tls_ready(s), 0);
+			break;
+		}
 		s->neg_begun = true;
 		sess_step(s, s->proto->up_begin(s), 0);
 		break;

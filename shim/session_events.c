@@ -101,10 +101,7 @@ tls_up(struct session *s)
 		 * it is never presented as more (RFC 7435 3). */
 		outcome_add_reason(&s->out, "%s", why);
 	}
-	if (!s->neg_begun)
-		sess_enter(s, SS_NEGOTIATING);		/* implicit TLS */
-	else
-		sess_step(s, s->proto->up_tls_ready(s), 0);
+	sess_enter(s, SS_NEGOTIATING);
 }
 
 /* tls_failed - the handshake failed: plaintext retry or refusal */
@@ -130,13 +127,15 @@ tls_failed(struct session *s, const char *err)
 	sess_refuse(s, RES_REFUSED, "TLS handshake failed: %s", err);
 }
 
-/* plaintext_reply - a digit where a TLS record should start.  Records
- * begin with a content type of 20 to 24, never an ASCII digit, so one
- * byte tells: this is a protocol reply in the clear. */
+/* plaintext_reply - text where a TLS record should start.  A record
+ * begins with its content type, 20 to 24, never a printable character;
+ * an SMTP code, an IMAP "*" or tag, a POP3 "+OK" always do.  So one byte
+ * tells: this is a protocol reply in the clear. */
 static bool
 plaintext_reply(const char *d, size_t len)
 {
-	return len >= 1 && d[0] >= '0' && d[0] <= '9';
+	return len >= 1 && (unsigned char)d[0] >= 0x20 &&
+	    (unsigned char)d[0] < 0x7f;
 }
 
 /* tls_in - ciphertext from the server */

@@ -61,6 +61,7 @@ struct peer {
 	size_t			 pend_r;
 	int64_t			 deadline;	/* for the TLS pull */
 	bool			 eof;		/* plaintext or TLS end seen */
+	char			 tag[64];	/* from H_EXPECT_CMD, for "$T" */
 };
 
 struct harness {
@@ -582,7 +583,7 @@ app_fill(struct harness *h, struct peer *p, int64_t deadline,
 
 /* app_send - plaintext to the shim, inside TLS once it is up */
 static int
-app_send(struct harness *h, struct peer *p, const void *data, size_t len)
+app_send_raw(struct harness *h, struct peer *p, const void *data, size_t len)
 {
 	const char *d = data;
 
@@ -599,6 +600,32 @@ app_send(struct harness *h, struct peer *p, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* app_send - send, with "$T" replaced by the tag kept by H_EXPECT_CMD */
+static int
+app_send(struct harness *h, struct peer *p, const void *data, size_t len)
+{
+	const char *d = data, *t;
+	char out[8192];
+	size_t o = 0, tl = strlen(p->tag);
+
+	if (p->tag[0] == '\0' || len > sizeof(out) / 2 ||
+	    memmem(d, len, "$T", 2) == NULL)
+		return app_send_raw(h, p, data, len);
+	while (len > 0 && (t = memmem(d, len, "$T", 2)) != NULL &&
+	    o + (size_t)(t - d) + tl < sizeof(out)) {
+		memcpy(out + o, d, (size_t)(t - d));
+		o += (size_t)(t - d);
+		memcpy(out + o, p->tag, tl);
+		o += tl;
+		len -= (size_t)(t - d) + 2;
+		d = t + 2;
+	}
+	if (o + len > sizeof(out))
+		return -1;
+	memcpy(out + o, d, len);
+	return app_send_raw(h, p, out, o + len);
 }
 
 /* conn_close - forget the current connection */
@@ -660,7 +687,7 @@ op_name(enum h_op op)
 {
 	static const char *const names[] = { "end", "send", "expect",
 	    "expect-data", "tls", "sleep", "close", "reset", "drain",
-	    "silence", "accept", "wait-data", "ticket" };
+	    "silence", "accept", "wait-data", "ticket", "expect-cmd" };
 	return (unsigned)op < sizeof(names) / sizeof(names[0]) ? names[op] :
 	    "?";
 }
@@ -779,6 +806,40 @@ run_step(struct harness *h, struct peer *p, int i, const struct h_step *st)
 				    "\"%s\"", visible(vis, sizeof(vis), st->arg,
 				    st->len), why, visible(vis2, sizeof(vis2),
 				    start, avail));
+				return false;
+			}
+		}
+	case H_EXPECT_CMD:
+		for (;;) {
+			char *start = p->in.p + p->in_r, *lf, *sp;
+			size_t avail = p->in.len - p->in_r;
+			int rc;
+
+			if (avail > 0 && (lf = memchr(start, '\n', avail)) !=
+			    NULL) {
+				size_t n = (size_t)(lf - start) + 1, tn;
+
+				p->in_r += n;
+				sp = memchr(start, ' ', n);
+				tn = sp != NULL ? (size_t)(sp - start) : 0;
+				if (tn == 0 || tn >= sizeof(p->tag) ||
+				    n - tn - 1 < st->len ||
+				    memcmp(sp + 1, st->arg, st->len) != 0) {
+					peer_fail(h, i, "expected \"<tag> %s\", "
+					    "got \"%s\"", visible(vis,
+					    sizeof(vis), st->arg, st->len),
+					    visible(vis2, sizeof(vis2), start,
+					    n));
+					return false;
+				}
+				memcpy(p->tag, start, tn);
+				p->tag[tn] = '\0';
+				return true;
+			}
+			if ((rc = app_fill(h, p, deadline, &why)) <= 0) {
+				peer_fail(h, i, "expected \"<tag> %s\", got %s",
+				    visible(vis, sizeof(vis), st->arg, st->len),
+				    why);
 				return false;
 			}
 		}

@@ -51,8 +51,10 @@ enum h_op {
 	H_SILENCE,		/* nothing may arrive for n ms (EOF is fine) */
 	H_ACCEPT,		/* close this connection, accept the next */
 	H_WAIT_DATA,		/* wait until at least one byte is unread */
-	H_TICKET		/* a TLS 1.3 NewSessionTicket, then arg, in
+	H_TICKET,		/* a TLS 1.3 NewSessionTicket, then arg, in
 				 * one TCP segment */
+	H_EXPECT_CMD		/* read "<tag> arg..." (IMAP): keep the tag;
+				 * "$T" in later sends stands for it */
 };
 
 struct h_step {
@@ -83,6 +85,7 @@ struct h_step {
  * handshake, so what the peer sends next lands there, in its own read */
 #define P_WAIT_DATA()		{ H_WAIT_DATA, NULL, 0, 0 }
 #define P_TICKET_SEND(s)	{ H_TICKET, (s), sizeof(s) - 1, 0 }
+#define P_EXPECT_CMD(s)		{ H_EXPECT_CMD, (s), sizeof(s) - 1, 0 }
 #define P_END			{ H_END, NULL, 0, 0 }
 
 /* A growing byte buffer, NUL-terminated for convenience. */

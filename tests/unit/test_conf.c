@@ -552,7 +552,8 @@ protocol_errors(void **state)
 	snprintf(msg, sizeof(msg), "t.conf:2: unknown protocol 'gopher' "
 	    "(known: %s)", proto_names());
 	expect_error("[s]\nprotocol = gopher\n", msg, 2);
-	expect_error("[s]\nprotocol = imap\n", "t.conf:2: protocol = imap is "
+	expect_error("[s]\nprotocol = xmpp-client\n", "t.conf:2: protocol = "
+	    "xmpp-client is "
 	    "not supported by this version of tlshim yet", 2);
 	expect_error("[s]\nprotocol = XMPP-Server\n", "t.conf:2: protocol = "
 	    "xmpp-server is not supported by this version of tlshim yet", 2);
