@@ -312,6 +312,7 @@ sess_enter(struct session *s, enum sstate next)
 		sess_arm_timer(s, s->conf->connect_timeout_ms);
 		break;
 	case SS_NEGOTIATING:
+		lb_clear(&s->neg);	/* storage may be left from before TLS */
 		lb_init(&s->neg, s->proto->line_max);
 		if (io_read_start(&s->up) < 0) {
 			sess_refuse(s, RES_FAILED, "cannot read from server");
