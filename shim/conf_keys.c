@@ -317,7 +317,7 @@ set_proto(struct conf_parser *p, const struct conf_key *k, void *field,
 	}
 	if (proto == NULL) {
 		/* The protocols of the design that have no plugin yet. */
-		static const char *const later[] = { "pop3",
+		static const char *const later[] = {
 		    "xmpp-client", "xmpp-server", NULL };
 
 		for (size_t i = 0; n < sizeof(lower) && later[i] != NULL; i++)

@@ -12,11 +12,13 @@
 extern const struct proto proto_smtp;
 extern const struct proto proto_submission;
 extern const struct proto proto_imap;
+extern const struct proto proto_pop3;
 
 static const struct proto *const protos[] = {
 	&proto_smtp,
 	&proto_submission,
 	&proto_imap,
+	&proto_pop3,
 	NULL
 };
 
