@@ -9,12 +9,18 @@ server certificate, and checking a delivered message.
 
 Every subcommand prints "key=value" lines on stdout for the test to grep
 and exits 0 on success, 1 on failure, 2 on a usage or environment error.
+
+The IMAP and POP3 subcommands (imaplib, poplib) do the same for the
+Dovecot lab: greeting, capabilities, login, and fetching the message the
+test put into the Maildir (make-msg writes it).
 """
 
 import argparse
 import base64
 import hashlib
+import imaplib
 import os
+import poplib
 import random
 import smtplib
 import socket
@@ -312,6 +318,329 @@ def cmd_check_msg(a):
     return 0 if got == want else 1
 
 
+def cmd_make_msg(a):
+    """Print a message for a Maildir (LF line ends): Subject and Message-Id
+    carry the id, the body starts with a marker line and holds lines that
+    need dot-stuffing in POP3, and X-Body-Sha256 lets check-msg prove a
+    fetched copy is intact."""
+    body = ['body marker %s' % a.id] + make_body(a.body_kib, a.id)
+    headers = [
+        'From: <sender@client.test>',
+        'To: <%s>' % a.rcpt,
+        'Subject: tlshim test %s' % a.id,
+        'Message-Id: <%s@client.test>' % a.id,
+        'Date: %s' % time.strftime('%a, %d %b %Y %H:%M:%S +0000',
+                                   time.gmtime()),
+        'X-Tlshim-Test: %s' % a.id,
+        'X-Body-Sha256: %s' % body_hash(body),
+    ]
+    sys.stdout.write('\n'.join(headers) + '\n\n' + '\n'.join(body) + '\n')
+    return 0
+
+
+def cmd_secrets(a):
+    """Print, one a line, the forms a password takes on the wire in IMAP
+    and POP3 (as is, and base64 of PLAIN and LOGIN exchanges), for grep."""
+    u, p = a.user.encode(), a.password.encode()
+    b64 = lambda b: base64.b64encode(b).decode()
+    for form in (a.password, b64(b'\0' + u + b'\0' + p),
+                 b64(u + b'\0' + u + b'\0' + p), b64(p)):
+        print(form)
+    return 0
+
+
+def _text(x):
+    """imaplib/poplib data (bytes, tuples, lists) as one line of text."""
+    if x is None:
+        return ''
+    if isinstance(x, (bytes, bytearray)):
+        return bytes(x).decode('utf-8', 'replace').replace('\r\n', ' | ')
+    if isinstance(x, (list, tuple)):
+        return ' | '.join(_text(i) for i in x if i is not None)
+    return str(x)
+
+
+def _out(key, value):
+    print('%s=%s' % (key, _text(value)))
+    sys.stdout.flush()
+
+
+def _tls_context(ca):
+    return ssl.create_default_context(cafile=ca) if ca else None
+
+
+class _ImapGreeting:
+    """Print the greeting as the server sent it, even when imaplib then
+    refuses it (BYE)."""
+
+    def _connect(self):
+        try:
+            return super()._connect()
+        finally:
+            if getattr(self, 'welcome', None) is not None:
+                _out('greeting', self.welcome)
+
+
+class _Imap(_ImapGreeting, imaplib.IMAP4):
+    pass
+
+
+class _ImapSSL(_ImapGreeting, imaplib.IMAP4_SSL):
+    pass
+
+
+def _save(path, data):
+    if path:
+        with open(path, 'wb') as f:
+            f.write(data)
+
+
+def cmd_imap(a):
+    """One IMAP session with imaplib: greeting, CAPABILITY, optionally a
+    STARTTLS probe (the client asks a relay for STARTTLS; it must not be
+    accepted) or a real STARTTLS (--starttls, verified with --ca), login
+    (LOGIN, AUTHENTICATE PLAIN, or with SASL-IR), LIST, SELECT INBOX, and
+    the message with --id fetched (BODY.PEEK[]) and saved.
+
+    Exit 0 when the message was fetched with its marker; 3 when the
+    greeting was not OK (or there was none); 4 when the login was not
+    OK; 1 on any other failure."""
+    step = 'connect'
+    m = None
+    try:
+        if a.implicit:
+            m = _ImapSSL(a.host, a.port, ssl_context=_tls_context(a.ca),
+                         timeout=a.timeout)
+        else:
+            m = _Imap(a.host, a.port, timeout=a.timeout)
+    except (imaplib.IMAP4.error, OSError) as e:
+        print('error=connect: %s: %s' % (type(e).__name__, e))
+        print('result=no-ok-greeting')
+        return 3
+    try:
+        _out('caps', ' '.join(m.capabilities))
+        if a.starttls_probe:
+            step = 'starttls-probe'
+            try:
+                typ, dat = m._simple_command('STARTTLS')
+                _out('starttls', '%s %s' % (typ, _text(dat)))
+                if typ == 'OK':
+                    print('result=starttls-accepted')
+                    return 1
+            except imaplib.IMAP4.error as e:
+                # imaplib raises on BAD: a refusal too.
+                _out('starttls', 'BAD %s' % e)
+        if a.starttls:
+            step = 'starttls'
+            m.starttls(ssl_context=_tls_context(a.ca))
+            _out('tls_version', m.sock.version())
+            _out('caps_after_tls', ' '.join(m.capabilities))
+        if a.no_login:
+            step = 'logout'
+            typ, dat = m.logout()
+            _out('logout', '%s %s' % (typ, _text(dat)))
+            print('result=ok')
+            return 0
+        step = 'login'
+        if a.auth == 'login':
+            typ, dat = m._simple_command('LOGIN', a.user, m._quote(a.password))
+        elif a.auth == 'login-sync-literal':
+            # LOGIN user {N}: the client waits for "+" before the password.
+            m.literal = a.password.encode()
+            typ, dat = m._simple_command('LOGIN', a.user)
+        elif a.auth == 'login-literal':
+            # LOGIN user {N+}: LITERAL+, the password follows at once.
+            tag = m._new_tag()
+            pw = a.password.encode()
+            m.send(tag + b' LOGIN ' + a.user.encode() +
+                   b' {%d+}\r\n' % len(pw) + pw + b'\r\n')
+            m.tagged_commands[tag] = None
+            typ, dat = m._command_complete('LOGIN', tag)
+        elif a.auth == 'plain':
+            cred = b'\0' + a.user.encode() + b'\0' + a.password.encode()
+            m.literal = imaplib._Authenticator(lambda _: cred).process
+            typ, dat = m._simple_command('AUTHENTICATE', 'PLAIN')
+        else:
+            cred = base64.b64encode(b'\0' + a.user.encode() + b'\0' +
+                                    a.password.encode()).decode()
+            typ, dat = m._simple_command('AUTHENTICATE', 'PLAIN', cred)
+        _out('login', '%s %s' % (typ, _text(dat)))
+        if typ != 'OK':
+            try:
+                m.logout()
+            except (imaplib.IMAP4.error, OSError):
+                pass
+            print('result=login-refused')
+            return 4
+        m.state = 'AUTH'
+        step = 'list'
+        typ, dat = m.list()
+        _out('list', '%s %s' % (typ, _text(dat)))
+        step = 'select'
+        typ, dat = m.select('INBOX')
+        _out('select', '%s %s' % (typ, _text(dat)))
+        if typ != 'OK':
+            print('result=select-failed')
+            return 1
+        step = 'search'
+        typ, dat = m.search(None, 'SUBJECT', a.id)
+        _out('search', '%s %s' % (typ, _text(dat)))
+        nums = dat[0].split() if typ == 'OK' and dat and dat[0] else []
+        if not nums:
+            print('result=not-found')
+            return 1
+        step = 'fetch'
+        typ, dat = m.fetch(nums[0], '(BODY.PEEK[])')
+        msg = b''.join(d[1] for d in dat if isinstance(d, tuple))
+        _out('fetch', '%s %d bytes' % (typ, len(msg)))
+        _save(a.save, msg)
+        marker = ('body marker %s' % a.id).encode()
+        _out('marker', 'found' if marker in msg else 'missing')
+        step = 'logout'
+        typ, dat = m.logout()
+        _out('logout', '%s %s' % (typ, _text(dat)))
+        if marker not in msg:
+            print('result=marker-missing')
+            return 1
+        print('result=ok')
+        return 0
+    except (imaplib.IMAP4.error, OSError) as e:
+        print('error=%s: %s: %s' % (step, type(e).__name__, e))
+        print('result=error in %s' % step)
+        return 1
+    finally:
+        if m is not None:
+            try:
+                m.shutdown()
+            except OSError:
+                pass
+        sys.stdout.flush()
+
+
+def cmd_pop3(a):
+    """One POP3 session with poplib: greeting, CAPA, optionally an STLS
+    probe or a real STLS (--starttls), login (USER/PASS or AUTH PLAIN with
+    an initial response), STAT, and the message with --id retrieved (RETR,
+    so dot-stuffed lines come back unstuffed) and saved.
+
+    Exit codes as for imap."""
+    step = 'connect'
+    try:
+        if a.implicit:
+            p = poplib.POP3_SSL(a.host, a.port, context=_tls_context(a.ca),
+                                timeout=a.timeout)
+        else:
+            p = poplib.POP3(a.host, a.port, timeout=a.timeout)
+    except poplib.error_proto as e:
+        _out('greeting', e.args[0] if e.args else '')
+        print('result=no-ok-greeting')
+        return 3
+    except OSError as e:
+        print('error=connect: %s: %s' % (type(e).__name__, e))
+        print('result=no-ok-greeting')
+        return 3
+    try:
+        _out('greeting', p.welcome)
+        step = 'capa'
+        try:
+            caps = p.capa()
+            _out('capa', ' '.join(sorted(' '.join([k] + v)
+                                         for k, v in caps.items())))
+        except poplib.error_proto as e:
+            _out('capa', 'error %s' % _text(e.args[0] if e.args else ''))
+        if a.starttls_probe:
+            step = 'stls-probe'
+            try:
+                resp = p._shortcmd('STLS')
+                _out('stls', resp)
+                print('result=stls-accepted')
+                return 1
+            except poplib.error_proto as e:
+                _out('stls', e.args[0] if e.args else '')
+        if a.starttls:
+            step = 'stls'
+            p.stls(_tls_context(a.ca))
+            _out('tls_version', p.sock.version())
+            caps = p.capa()
+            _out('capa_after_tls', ' '.join(sorted(' '.join([k] + v)
+                                                   for k, v in caps.items())))
+        if a.no_login:
+            step = 'quit'
+            _out('quit', p.quit())
+            print('result=ok')
+            return 0
+        step = 'login'
+        try:
+            if a.auth == 'user':
+                _out('user', p.user(a.user))
+                step = 'pass'
+                _out('pass', p.pass_(a.password))
+            elif a.auth == 'user-pipelined':
+                # USER and PASS in one write, before any answer (RFC 2449
+                # PIPELINING): both must be answered, in order.
+                p.sock.sendall(b'USER ' + a.user.encode() + b'\r\nPASS ' +
+                               a.password.encode() + b'\r\n')
+                r1, r2 = p._getline()[0], p._getline()[0]
+                _out('user', r1)
+                _out('pass', r2)
+                for r in (r1, r2):
+                    if not r.startswith(b'+OK'):
+                        raise poplib.error_proto(r)
+            elif a.auth == 'plain':
+                # AUTH PLAIN, then the credentials after the "+ ".
+                _out('auth_cont', p._shortcmd('AUTH PLAIN'))
+                cred = base64.b64encode(b'\0' + a.user.encode() + b'\0' +
+                                        a.password.encode()).decode()
+                _out('auth', p._shortcmd(cred))
+            else:
+                cred = base64.b64encode(b'\0' + a.user.encode() + b'\0' +
+                                        a.password.encode()).decode()
+                _out('auth', p._shortcmd('AUTH PLAIN ' + cred))
+        except poplib.error_proto as e:
+            _out('login', e.args[0] if e.args else '')
+            _out('login_step', step)
+            try:
+                p.quit()
+            except (poplib.error_proto, OSError):
+                pass
+            print('result=login-refused')
+            return 4
+        _out('login', 'OK')
+        step = 'stat'
+        count, size = p.stat()
+        _out('stat', '%d %d' % (count, size))
+        marker = ('body marker %s' % a.id).encode()
+        msg = None
+        for i in range(1, count + 1):
+            step = 'retr %d' % i
+            resp, lines, octets = p.retr(i)
+            data = b'\n'.join(lines) + b'\n'
+            if marker in data:
+                _out('retr', '%s %d lines %d octets' % (_text(resp),
+                                                        len(lines), octets))
+                msg = data
+                break
+        _save(a.save, msg or b'')
+        _out('marker', 'found' if msg else 'missing')
+        step = 'quit'
+        _out('quit', p.quit())
+        if msg is None:
+            print('result=marker-missing')
+            return 1
+        print('result=ok')
+        return 0
+    except (poplib.error_proto, OSError) as e:
+        print('error=%s: %s: %s' % (step, type(e).__name__, _text(e.args[0] if e.args else e)))
+        print('result=error in %s' % step)
+        return 1
+    finally:
+        try:
+            p.close()
+        except OSError:
+            pass
+        sys.stdout.flush()
+
+
 def main():
     p = argparse.ArgumentParser(prog='labtool.py')
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -364,6 +693,38 @@ def main():
     q = sub.add_parser('check-msg')
     q.add_argument('file')
     q.set_defaults(fn=cmd_check_msg)
+
+    q = sub.add_parser('make-msg')
+    q.add_argument('--id', required=True)
+    q.add_argument('--rcpt', default='labuser@tlshim.test')
+    q.add_argument('--body-kib', type=int, default=0)
+    q.set_defaults(fn=cmd_make_msg)
+
+    q = sub.add_parser('secrets')
+    q.add_argument('user')
+    q.add_argument('password')
+    q.set_defaults(fn=cmd_secrets)
+
+    for name, fn, auths in (('imap', cmd_imap, ('login', 'login-literal',
+                                                 'login-sync-literal',
+                                                 'plain', 'plain-ir')),
+                            ('pop3', cmd_pop3, ('user', 'user-pipelined',
+                                                 'plain', 'plain-ir'))):
+        q = sub.add_parser(name)
+        q.add_argument('host')
+        q.add_argument('port', type=int)
+        q.add_argument('--id', required=True)
+        q.add_argument('--user', required=True)
+        q.add_argument('--password', required=True)
+        q.add_argument('--auth', choices=auths, default=auths[0])
+        q.add_argument('--timeout', type=float, default=15)
+        q.add_argument('--implicit', action='store_true')
+        q.add_argument('--starttls', action='store_true')
+        q.add_argument('--starttls-probe', action='store_true')
+        q.add_argument('--ca')
+        q.add_argument('--no-login', action='store_true')
+        q.add_argument('--save')
+        q.set_defaults(fn=fn)
 
     a = p.parse_args()
     sys.exit(a.fn(a))

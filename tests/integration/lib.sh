@@ -149,6 +149,7 @@ bail() {
 
 _lab_pids=""		# background processes to end at exit
 _lab_pf_dirs=""		# Postfix instances to stop at exit
+_lab_dc_pids=""		# Dovecot masters (process group leaders) to stop at exit
 _lab_bailed=0
 LAB_TMP=""
 
@@ -167,7 +168,9 @@ lab_untrack() {
 # if there is no such process.  (No ps: procps may not be installed.)
 _proc_field() {
 	local _st _a
-	{ _st=$(<"/proc/$1/stat"); } 2>/dev/null || return 0
+	# read, not $(<FILE): under set -e, bash 5.2 exits the whole script
+	# when $(<FILE) cannot open FILE, whatever "|| ..." follows.
+	{ read -r _st <"/proc/$1/stat"; } 2>/dev/null || return 0
 	read -r -a _a <<<"${_st##*) }"
 	printf '%s\n' "${_a[$(($2 - 3))]}"
 }
@@ -183,7 +186,8 @@ running() {
 _pgroup_alive() {
 	local _f _st _a
 	for _f in /proc/[0-9]*/stat; do
-		{ _st=$(<"$_f"); } 2>/dev/null || continue
+		# (Processes come and go while this runs: see _proc_field.)
+		{ read -r _st <"$_f"; } 2>/dev/null || continue
 		read -r -a _a <<<"${_st##*) }"
 		[ "${_a[2]}" = "$1" ] && [ "${_a[0]}" != Z ] && return 0
 	done
@@ -227,10 +231,14 @@ _lab_cleanup() {
 	for _d in $_lab_pf_dirs; do
 		pf_stop "$_d"
 	done
+	for _p in $_lab_dc_pids; do
+		dc_stop "$_p"
+	done
 	if [ -n "$LAB_TMP" ] && [ -d "$LAB_TMP" ]; then
 		if [ "$_tap_failed" -gt 0 ] || [ "$_lab_bailed" = 1 ] ||
 		    { [ "$_rc" -ne 0 ] && [ "$_rc" -ne 99 ]; }; then
-			for _f in "$LAB_TMP"/tlshimd*.log "$LAB_TMP"/pf/maillog; do
+			for _f in "$LAB_TMP"/tlshimd*.log "$LAB_TMP"/pf/maillog \
+			    "$LAB_TMP"/dc-*/dovecot.log; do
 				[ -e "$_f" ] && diag_file "$_f" 40
 			done
 		fi
@@ -251,16 +259,25 @@ _lab_cleanup() {
 
 # ------------------------------------------------------------- setup
 
-# lab_init - check tools, make the temp folder, pick address and ports
+# lab_init [TOOL...] - check tools, make the temp folder, pick address
+# and ports.  The tools default to what the private Postfix and its
+# clients need (postfix postconf swaks certtool); a script that runs other
+# servers names its own.
 lab_init() {
-	local _t _c _num
-	[ "$(id -u)" = 0 ] || skip_all "needs root to run a private Postfix"
-	for _t in postfix postconf swaks certtool; do
+	local _t _c _num _tools
+	_tools=${*:-postfix postconf swaks certtool}
+	[ "$(id -u)" = 0 ] || skip_all "needs root to run private servers (Postfix, Dovecot)"
+	for _t in $_tools; do
 		command -v "$_t" >/dev/null 2>&1 || skip_all "$_t not installed"
 	done
 	[ -x "$LAB_PYTHON" ] || skip_all "$LAB_PYTHON not installed"
-	[ -x /usr/lib/postfix/sbin/master ] || [ -x "$(postconf -h daemon_directory)/master" ] ||
-		skip_all "Postfix master not found"
+	case " $_tools " in
+	*" postfix "*)
+		[ -x /usr/lib/postfix/sbin/master ] ||
+		    [ -x "$(postconf -h daemon_directory)/master" ] ||
+			skip_all "Postfix master not found"
+		;;
+	esac
 	command -v setsid >/dev/null 2>&1 || skip_all "setsid not installed"
 
 	if [ -z "${TLSHIMD:-}" ]; then
@@ -648,6 +665,384 @@ lab_direct_check() {
 	    maildir_check_body "$ID"
 }
 
+# ---------------------------------------------------- private Dovecot
+
+# dc_start - two private Dovecot instances for the IMAP and POP3 tests
+# (needs pki_make).  Each has its own folder $LAB_TMP/dc-NAME holding its
+# configuration, base_dir, state_dir, log, passwd-file and the user's
+# Maildir, and runs as "dovecot -F -c FILE" in a process group of its own
+# (stopped, and checked gone, at exit or by dc_stop_all):
+#   "tls" on $LAB_IP, the good certificate, disable_plaintext_auth = yes
+#   (a connection from 127.0.0.1 to $LAB_IP is not local to Dovecot, so
+#   LOGINDISABLED shows before STARTTLS and LOGIN in plaintext is refused:
+#   a plaintext client that logs in through tlshimd proves the upgrade):
+#     DC_IMAP (STARTTLS)  DC_IMAPS (implicit TLS)
+#     DC_POP3 (STLS)      DC_POP3S (implicit TLS)
+#     log $DC_LOG, greeting "Dovecot lab $LAB_NAME tls ready."
+#   "plain" on $DC_PLAIN_IP ($LAB_IP + 100 in the last byte), ssl = no and
+#   disable_plaintext_auth = no:
+#     DC_PLAIN_IMAP  DC_PLAIN_POP3, log $DC_PLAIN_LOG
+# Ports are free ones, as for Postfix.  Both know one user, $DC_USER, whose
+# password $DC_PASS is new for each run; each has its own Maildir (fill
+# both with dc_deliver).  auth_debug_passwords is on: any authentication
+# that reaches Dovecot is in its log ("client in: AUTH ... resp=BASE64").
+dc_start() {
+	local _o
+	DC_USER=labuser
+	DC_PASS=lab-pw-$$-$RANDOM$RANDOM
+	if [ -z "${DC_PLAIN_IP:-}" ]; then
+		_o=$((${LAB_IP##*.} + 100))
+		[ "$_o" -le 254 ] || _o=$((_o - 200))
+		DC_PLAIN_IP=${LAB_IP%.*}.$_o
+	fi
+	lab_ports 4
+	set -- $PORTS
+	DC_IMAP=$1 DC_IMAPS=$2 DC_POP3=$3 DC_POP3S=$4
+	lab_ports 2 "$DC_PLAIN_IP" $((DC_POP3S + 1))
+	set -- $PORTS
+	DC_PLAIN_IMAP=$1 DC_PLAIN_POP3=$2
+	DC_DIR=$LAB_TMP/dc-tls DC_PLAIN_DIR=$LAB_TMP/dc-plain
+	DC_LOG=$DC_DIR/dovecot.log DC_PLAIN_LOG=$DC_PLAIN_DIR/dovecot.log
+	DC_MAILDIR=$DC_DIR/home/Maildir DC_PLAIN_MAILDIR=$DC_PLAIN_DIR/home/Maildir
+	_dc_instance tls "$LAB_IP" "$DC_IMAP" "$DC_IMAPS" "$DC_POP3" "$DC_POP3S"
+	_dc_instance plain "$DC_PLAIN_IP" "$DC_PLAIN_IMAP" 0 "$DC_PLAIN_POP3" 0
+}
+
+# _dc_instance NAME IP IMAP IMAPS POP3 POP3S - write, start and wait for
+# one instance (port 0: no such listener; NAME plain: no TLS at all)
+_dc_instance() {
+	local _n=$1 _ip=$2 _dir=$LAB_TMP/dc-$1 _ssl _pid _p
+	mkdir -p "$_dir/run" "$_dir/state" "$_dir/home/Maildir/new" \
+	    "$_dir/home/Maildir/cur" "$_dir/home/Maildir/tmp"
+	# The mail processes run as nobody (uid and gid in the passwd-file).
+	chown -R 65534:65534 "$_dir/home"
+	chmod 755 "$_dir"
+	printf '%s:{PLAIN}%s:65534:65534::%s::\n' "$DC_USER" "$DC_PASS" \
+	    "$_dir/home" >"$_dir/passwd"
+	# Read by Dovecot's auth process, which runs as the dovecot user.
+	if chgrp dovecot "$_dir/passwd" 2>/dev/null; then
+		chmod 640 "$_dir/passwd"
+	else
+		chmod 644 "$_dir/passwd"
+	fi
+	if [ "$_n" = plain ]; then
+		_ssl="ssl = no
+disable_plaintext_auth = no"
+	else
+		mkdir -p "$_dir/tls"
+		cp "$LAB_PKI/good.pem" "$LAB_PKI/good.key" "$_dir/tls/"
+		chmod 600 "$_dir/tls/good.key"
+		_ssl="ssl = yes
+ssl_cert = <$_dir/tls/good.pem
+ssl_key = <$_dir/tls/good.key
+disable_plaintext_auth = yes"
+	fi
+	cat >"$_dir/dovecot.conf" <<-EOF
+	# Private Dovecot "$_n" for tlshim integration test $LAB_NAME.
+	base_dir = $_dir/run
+	state_dir = $_dir/state
+	instance_name = lab-$LAB_NAME-$_n
+	log_path = $_dir/dovecot.log
+	protocols = imap pop3
+	listen = $_ip
+	$_ssl
+	login_trusted_networks =
+	login_greeting = Dovecot lab $LAB_NAME $_n ready.
+	auth_mechanisms = plain login
+	auth_verbose = yes
+	auth_debug = yes
+	auth_debug_passwords = yes
+	passdb {
+	  driver = passwd-file
+	  args = scheme=PLAIN username_format=%u $_dir/passwd
+	}
+	userdb {
+	  driver = passwd-file
+	  args = username_format=%u $_dir/passwd
+	}
+	mail_location = maildir:~/Maildir
+	service imap-login {
+	  inet_listener imap {
+	    port = $3
+	  }
+	  inet_listener imaps {
+	    port = $4
+	    ssl = yes
+	  }
+	}
+	service pop3-login {
+	  inet_listener pop3 {
+	    port = $5
+	  }
+	  inet_listener pop3s {
+	    port = $6
+	    ssl = yes
+	  }
+	}
+	EOF
+	: >"$_dir/dovecot.log"
+	setsid dovecot -F -c "$_dir/dovecot.conf" </dev/null \
+	    >"$_dir/stdout" 2>"$_dir/stderr" &
+	_pid=$!
+	_lab_dc_pids="$_lab_dc_pids $_pid"
+	eval "DC_PID_$_n=\$_pid"
+	for _p in "$3" "$4" "$5" "$6"; do
+		[ "$_p" != 0 ] || continue
+		if ! wait_listen "$_ip" "$_p" 10 "$_pid" >"$_dir/wait.out" 2>&1; then
+			diag "$(cat "$_dir/wait.out")"
+			diag_file "$_dir/stderr"
+			diag_file "$_dir/dovecot.log"
+			bail "Dovecot $_n is not listening on $_ip:$_p"
+		fi
+	done
+}
+
+# dc_stop PID - stop the Dovecot whose master is PID (it leads its process
+# group): TERM, then wait for the whole group to go (the master ends its
+# children), KILL the group after 5 s; nothing of it is left afterwards
+dc_stop() {
+	local _i=0
+	kill -TERM "$1" 2>/dev/null || true
+	while _pgroup_alive "$1" && [ $_i -lt 50 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	if _pgroup_alive "$1"; then
+		kill -KILL -- "-$1" 2>/dev/null || true
+		_i=0
+		while _pgroup_alive "$1" && [ $_i -lt 20 ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+		done
+	fi
+	wait "$1" 2>/dev/null || true
+	_lab_dc_pids=$(printf '%s\n' $_lab_dc_pids | grep -vx "$1" | tr '\n' ' ')
+}
+
+# dc_stop_all - stop both instances now; 1 (with the leftovers on stdout)
+# if any process of theirs is still there or a port still listens
+dc_stop_all() {
+	local _p _pids=$_lab_dc_pids _rc=0
+	for _p in $_pids; do
+		dc_stop "$_p"
+	done
+	for _p in $_pids; do
+		if _pgroup_alive "$_p"; then
+			echo "process group $_p is still alive"
+			_rc=1
+		fi
+	done
+	for _p in "$LAB_IP:$DC_IMAP" "$LAB_IP:$DC_IMAPS" "$LAB_IP:$DC_POP3" \
+	    "$LAB_IP:$DC_POP3S" "$DC_PLAIN_IP:$DC_PLAIN_IMAP" \
+	    "$DC_PLAIN_IP:$DC_PLAIN_POP3"; do
+		wait_closed "${_p%:*}" "${_p##*:}" 3 >/dev/null ||
+			{ echo "$_p still listens"; _rc=1; }
+	done
+	return $_rc
+}
+
+# dc_deliver ID [KIB] - put a message (labtool make-msg: Subject "tlshim
+# test ID", body marker "body marker ID", KIB KiB more of body) into both
+# instances' Maildirs, the Maildir way (tmp/, then rename into new/)
+dc_deliver() {
+	local _m _f
+	_f=$(date +%s).M$(date +%N | cut -c1-6)P$$Q$LAB_SEQ.lab
+	for _m in "$DC_MAILDIR" "$DC_PLAIN_MAILDIR"; do
+		lab_tool make-msg --id "$1" --body-kib "${2:-0}" >"$_m/tmp/$_f" ||
+			bail "labtool make-msg failed"
+		chown 65534:65534 "$_m/tmp/$_f"
+		mv "$_m/tmp/$_f" "$_m/new/$_f"
+	done
+}
+
+# dc_mark LOG - the current length of a Dovecot log, for dc_since
+dc_mark() {
+	wc -l <"$1" | tr -d ' '
+}
+
+# dc_since LOG MARK - its lines written after MARK
+dc_since() {
+	tail -n "+$(($2 + 1))" "$1"
+}
+
+# dc_wait_line LOG MARK ERE [TIMEOUT] - wait for a new line matching ERE
+# and print the first one (nothing after TIMEOUT s)
+dc_wait_line() {
+	local _end _l
+	_end=$(($(date +%s) + ${4:-10}))
+	while :; do
+		_l=$(dc_since "$1" "$2" | grep -E -- "$3" | head -n 1) || true
+		[ -n "$_l" ] && { printf '%s\n' "$_l"; return 0; }
+		[ "$(date +%s)" -lt "$_end" ] || return 0
+		sleep 0.1
+	done
+}
+
+# dc_no_auth LOG MARK - no authentication reached that Dovecot after
+# MARK: no auth request, no login, no failed attempt, and none of the
+# password's wire forms (labtool secrets) in its log.  Prints what it
+# found otherwise.
+dc_no_auth() {
+	local _rc=0 _s
+	if dc_since "$1" "$2" | grep -E 'client in: AUTH|Login: user=|auth failed|[1-9][0-9]* attempts'; then
+		_rc=1
+	fi
+	while read -r _s; do
+		if dc_since "$1" "$2" | grep -F -- "$_s"; then
+			echo "the password (as '$_s') is in $1"
+			_rc=1
+		fi
+	done <<-EOF
+	$(lab_tool secrets "$DC_USER" "$DC_PASS")
+	EOF
+	return $_rc
+}
+
+# dc_direct_check - the Dovecot lab is what the tests believe it is, with
+# imaplib and poplib straight to it: the tls instance shows STARTTLS and
+# LOGINDISABLED (STLS) in plaintext and refuses a plaintext login; with
+# STARTTLS or implicit TLS its certificate verifies for $LAB_IP and the
+# message ID is fetched; the plain instance offers no TLS and logs in in
+# plaintext.  One TAP point each.  Needs a message delivered (ID).
+dc_direct_check() {
+	local _o=$LAB_TMP/out _rc _c
+	_c=(--id "$1" --user "$DC_USER" --password "$DC_PASS" --ca "$LAB_PKI/ca.pem")
+	_rc=0
+	lab_tool imap "$LAB_IP" "$DC_IMAP" "${_c[@]}" >"$_o/dc-imap-plain" 2>&1 || _rc=$?
+	is "$_rc" 4 "lab: IMAP LOGIN in plaintext to Dovecot is refused"
+	like "$(sed -n 's/^greeting=//p' "$_o/dc-imap-plain")" \
+	    '^\* OK \[CAPABILITY .*STARTTLS.*LOGINDISABLED' \
+	    "lab: IMAP greeting shows STARTTLS and LOGINDISABLED"
+	like "$(sed -n 's/^login=//p' "$_o/dc-imap-plain")" '^NO \[PRIVACYREQUIRED\]' \
+	    "lab: Dovecot answers the plaintext LOGIN NO [PRIVACYREQUIRED]"
+	check "lab: IMAP STARTTLS, certificate verifies, message fetched" \
+	    lab_tool imap "$LAB_IP" "$DC_IMAP" "${_c[@]}" --starttls
+	check "lab: IMAPS, certificate verifies, message fetched" \
+	    lab_tool imap "$LAB_IP" "$DC_IMAPS" "${_c[@]}" --implicit
+	_rc=0
+	lab_tool pop3 "$LAB_IP" "$DC_POP3" "${_c[@]}" >"$_o/dc-pop3-plain" 2>&1 || _rc=$?
+	is "$_rc" 4 "lab: POP3 USER/PASS in plaintext to Dovecot is refused"
+	like "$(sed -n 's/^capa=//p' "$_o/dc-pop3-plain")" 'STLS' \
+	    "lab: POP3 CAPA lists STLS"
+	like "$(sed -n 's/^login=//p' "$_o/dc-pop3-plain")" '^-ERR \[AUTH\] Plaintext' \
+	    "lab: Dovecot answers the plaintext PASS -ERR [AUTH]"
+	check "lab: POP3 STLS, certificate verifies, message retrieved" \
+	    lab_tool pop3 "$LAB_IP" "$DC_POP3" "${_c[@]}" --starttls
+	check "lab: POP3S, certificate verifies, message retrieved" \
+	    lab_tool pop3 "$LAB_IP" "$DC_POP3S" "${_c[@]}" --implicit
+	check "lab: plain Dovecot: IMAP LOGIN in plaintext works" \
+	    lab_tool imap "$DC_PLAIN_IP" "$DC_PLAIN_IMAP" "${_c[@]}"
+	unlike "$(sed -n 's/^greeting=//p' "$LAB_TMP/check.out")" 'STARTTLS|LOGINDISABLED' \
+	    "lab: plain Dovecot: no STARTTLS, no LOGINDISABLED"
+	check "lab: plain Dovecot: POP3 USER/PASS in plaintext works" \
+	    lab_tool pop3 "$DC_PLAIN_IP" "$DC_PLAIN_POP3" "${_c[@]}"
+	unlike "$(sed -n 's/^capa=//p' "$LAB_TMP/check.out")" 'STLS' \
+	    "lab: plain Dovecot: CAPA has no STLS"
+}
+
+# curl_fetch imap|pop3 HOST PORT NAME [CURL ARGS...] - curl logs in as
+# $DC_USER (plaintext: curl uses no TLS unless told) and fetches the first
+# message of INBOX into $LAB_TMP/out/NAME.curl; its -v transcript (the
+# server's lines start "< ") is NAME.curl.trace.  curl's exit status.
+curl_fetch() {
+	local _url _o=$LAB_TMP/out/$4 _rc
+	case $1 in
+	imap) _url="imap://$2:$3/INBOX;MAILINDEX=1" ;;
+	*) _url="pop3://$2:$3/1" ;;
+	esac
+	shift 4
+	curl -sS -v --max-time 20 --user "$DC_USER:$DC_PASS" "$@" "$_url" \
+	    -o "$_o.curl" 2>"$_o.curl.trace" && return 0
+	_rc=$?
+	grep -E '^[<>*] |^curl' "$_o.curl.trace" | tail -n 15	# for check
+	return $_rc
+}
+
+# curl_greeting NAME - the first line the server sent in that transcript
+curl_greeting() {
+	sed -n 's/^< //p' "$LAB_TMP/out/$1.curl.trace" | head -n 1 | tr -d '\r'
+}
+
+# fm_fetch IMAP|POP3 HOST PORT NAME [FETCHMAIL ARGS...] - fetchmail, in
+# plaintext (sslproto ''), logs in as $DC_USER, keeps the mail on the
+# server and hands every message to the MDA "cat >> NAME.fetchmail" (in
+# $LAB_TMP/out); its verbose output is NAME.fetchmail.log.  fetchmail's
+# exit status (0: mail was fetched; 1: there was none).
+fm_fetch() {
+	local _n=$4 _o=$LAB_TMP/out/$4 _home=$LAB_TMP/fetchmail _rc
+	mkdir -p "$_home"
+	chmod 700 "$_home"
+	cat >"$_o.fetchmailrc" <<-EOF
+	set no bouncemail
+	set no syslog
+	poll $2 with proto $1 service $3 timeout 20
+	    user "$DC_USER" there with password "$DC_PASS" is "root" here
+	    options keep fetchall no rewrite sslproto ''
+	    mda "cat >> $_o.fetchmail"
+	EOF
+	chmod 600 "$_o.fetchmailrc"
+	shift 4
+	# FETCHMAILHOME keeps its lock and id files here; FETCHMAILUSER keeps
+	# the MDA running as root (it writes into $LAB_TMP/out).
+	FETCHMAILHOME=$_home FETCHMAILUSER=root timeout 40 fetchmail \
+	    -f "$_o.fetchmailrc" -v --nodetach --nosyslog \
+	    --pidfile "$_home/$_n.pid" --idfile "$_home/$_n.ids" "$@" \
+	    </dev/null >"$_o.fetchmail.log" 2>&1 && return 0
+	_rc=$?
+	tail -n 15 "$_o.fetchmail.log"	# for check's diagnostics
+	return $_rc
+}
+
+# fetched_checks WHAT FILE ID - FILE holds the message ID, intact
+fetched_checks() {
+	check "$1: the message has its marker" grep -qF "body marker $3" "$2"
+	check "$1: the message is intact (body hash)" lab_tool check-msg "$2"
+}
+
+# ------------------------------------------------------- packet capture
+
+# cap_start IP - capture the loopback TCP traffic to and from IP into
+# $CAP_FILE, when tcpdump is installed (CAP_PID is empty otherwise)
+cap_start() {
+	local _i=0
+	CAP_PID='' CAP_FILE=$LAB_TMP/cap-$1.pcap
+	command -v tcpdump >/dev/null 2>&1 || return 0
+	# --immediate-mode: packets reach the file as they come (otherwise
+	# they wait in the kernel's ring, and are lost when tcpdump ends).
+	tcpdump -i lo -n -U --immediate-mode -s 0 -Z root -w "$CAP_FILE" \
+	    "tcp and host $1" \
+	    </dev/null >/dev/null 2>"$CAP_FILE.err" &
+	CAP_PID=$!
+	lab_track "$CAP_PID"
+	while ! grep -q 'listening on' "$CAP_FILE.err" 2>/dev/null; do
+		if [ $_i -ge 100 ] || ! running "$CAP_PID"; then
+			diag_file "$CAP_FILE.err"
+			tl_stop_pid_quiet "$CAP_PID"
+			CAP_PID=''
+			return 0
+		fi
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	# The filter is attached by now; give the kernel a moment anyway.
+	sleep 0.3
+}
+
+# cap_stop - end the capture (tcpdump writes out what it has)
+cap_stop() {
+	[ -n "${CAP_PID:-}" ] || return 0
+	sleep 0.3
+	# TERM, not INT: a background job of a script ignores SIGINT.
+	kill -TERM "$CAP_PID" 2>/dev/null || true
+	py_wait "$CAP_PID" 5
+}
+
+# tl_stop_pid_quiet PID - end a tracked helper process
+tl_stop_pid_quiet() {
+	_lab_kill "$1"
+	lab_untrack "$1"
+}
+
 # ----------------------------------------------------------- Maildir
 
 # maildir_find ID - print the delivered file holding Message-Id <ID@...>
@@ -836,21 +1231,27 @@ tl_conf_global() {
 }
 
 # tl_conf_service FILE NAME LISTEN_PORT UPSTREAM SECURITY [KEY=VALUE...]
-# - append a service listening on $LAB_IP:LISTEN_PORT; later KEY=VALUEs
-# override the defaults (protocol smtp, tls starttls, short timeouts)
+# - append a service listening on $LAB_IP:LISTEN_PORT (LISTEN_PORT may
+# be a whole IP:PORT); later KEY=VALUEs override the defaults (protocol
+# smtp, tls starttls, short timeouts).  An empty SECURITY, or KEY= with an
+# empty value, leaves that key out (the daemon's default applies).
 tl_conf_service() {
 	local _f _name _lp _up _sec _defaults _kv _k _over _o
 	_f=$1 _name=$2 _lp=$3 _up=$4 _sec=$5
 	shift 5
+	case $_lp in
+	*:*) ;;
+	*) _lp=$LAB_IP:$_lp ;;
+	esac
 	{
 		echo
 		echo "[$_name]"
 		_defaults="protocol=smtp tls=starttls helo_name=shim.tlshim.test"
 		_defaults="$_defaults connect_timeout=10s handshake_timeout=10s"
 		_defaults="$_defaults idle_timeout=30s max_sessions=20"
-		echo "listen = $LAB_IP:$_lp"
+		echo "listen = $_lp"
 		echo "upstream = $_up"
-		echo "security = $_sec"
+		[ -z "$_sec" ] || echo "security = $_sec"
 		for _kv in $_defaults; do
 			_k=${_kv%%=*}
 			_over=0
@@ -860,7 +1261,7 @@ tl_conf_service() {
 			[ $_over = 1 ] || echo "$_k = ${_kv#*=}"
 		done
 		for _kv in "$@"; do
-			echo "${_kv%%=*} = ${_kv#*=}"
+			[ -z "${_kv#*=}" ] || echo "${_kv%%=*} = ${_kv#*=}"
 		done
 	} >>"$_f"
 }
