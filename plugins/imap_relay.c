@@ -110,6 +110,20 @@ sync_literal(const char *line, size_t len)
 	return len >= 2 && line[len - 1] == '}' && line[len - 2] != '+';
 }
 
+/*
+ * cleartext_gate - on a cleartext leg without cleartext_auth no login can
+ * succeed, so the session stays not authenticated, where only CAPABILITY,
+ * NOOP, ID and LOGOUT mean anything else.  Relaying only those keeps
+ * credentials home even from a client that sends them without waiting
+ * (a literal after a refused LOGIN, SASL data after a refused
+ * AUTHENTICATE).  A server that pre-authenticated needs no login.
+ */
+static bool
+cleartext_gate(struct session *s, const struct imap_priv *p)
+{
+	return !sess_up_tls(s) && !sess_conf(s)->cleartext_auth && !p->preauth;
+}
+
 /* down_command - the first line of a client command: answer it here, or
  * let it through (returns 1 to relay, 0 when answered, -1 to end) */
 static int
@@ -121,8 +135,12 @@ down_command(struct session *s, struct imap_priv *p, const char *line,
 	size_t cmdlen;
 
 	first_words(line, len, tag, sizeof(tag), &cmd, &cmdlen);
-	if (tag[0] == '\0')
+	if (tag[0] == '\0') {
+		if (cleartext_gate(s, p))
+			return answer(s, p, "*", "BAD tlshim: not a command, "
+			    "and nothing else is relayed in cleartext");
 		return 1;	/* not a command: the server will say BAD */
+	}
 	if (imap_word_is(cmd, cmdlen, "STARTTLS"))
 		return answer(s, p, tag, sess_up_tls(s) ?
 		    "BAD tlshim: STARTTLS is not needed here, the upstream "
@@ -140,6 +158,13 @@ down_command(struct session *s, struct imap_priv *p, const char *line,
 		    "encryption required for login, and the upstream "
 		    "connection is not TLS");
 	}
+	if (cleartext_gate(s, p) && !imap_word_is(cmd, cmdlen, "CAPABILITY") &&
+	    !imap_word_is(cmd, cmdlen, "NOOP") &&
+	    !imap_word_is(cmd, cmdlen, "LOGOUT") &&
+	    !imap_word_is(cmd, cmdlen, "ID"))
+		return answer(s, p, tag, "NO [PRIVACYREQUIRED] tlshim: only "
+		    "CAPABILITY, NOOP, ID and LOGOUT are relayed before login "
+		    "on a connection that is not TLS");
 	if (imap_word_is(cmd, cmdlen, "AUTHENTICATE"))
 		snprintf(p->sasl_tag, sizeof(p->sasl_tag), "%s", tag);
 	return 1;

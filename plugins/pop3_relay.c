@@ -211,6 +211,19 @@ down_command(struct session *s, struct pop3_priv *p, const char *line,
 		    "the upstream connection is already TLS\r\n" :
 		    "-ERR tlshim: STLS is not available on this "
 		    "connection\r\n");
+	/* On a cleartext leg no login can succeed, so the session stays in
+	 * the AUTHORIZATION state, where only CAPA and QUIT mean anything
+	 * else.  Relaying only those keeps credentials home even from a
+	 * client that sends them without waiting (a PASS after a refused
+	 * USER, SASL data after a refused AUTH, " PASS x"). */
+	if (!sess_up_tls(s) && !sess_conf(s)->cleartext_auth &&
+	    !verb_is(line, len, "CAPA") && !verb_is(line, len, "QUIT")) {
+		outcome_add_reason(sess_outcome(s), "refused credentials: the "
+		    "upstream connection is not TLS");
+		return pipe_answer(&p->pipe, s, "-ERR [AUTH] tlshim: "
+		    "encryption required for authentication, and the upstream "
+		    "connection is not TLS\r\n");
+	}
 	if (verb_is(line, len, "USER") || verb_is(line, len, "PASS") ||
 	    verb_is(line, len, "APOP") || verb_is(line, len, "AUTH")) {
 		if (!sess_up_tls(s) && !sess_conf(s)->cleartext_auth) {

@@ -199,6 +199,22 @@ parse_bdat(const char *line, size_t len, uint64_t *size)
 	return true;
 }
 
+/* known_verb - a command of RFC 5321 or a common extension: anything
+ * else from the client may be credentials sent without waiting (SASL
+ * data after a refused AUTH) */
+static bool
+known_verb(const char *line, size_t len)
+{
+	static const char *const verbs[] = { "EHLO", "HELO", "MAIL", "RCPT",
+	    "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY", "EXPN", "HELP",
+	    "ETRN", "XCLIENT", "XFORWARD", NULL };
+
+	for (size_t i = 0; verbs[i] != NULL; i++)
+		if (verb_is(line, len, verbs[i]))
+			return true;
+	return false;
+}
+
 /* down_command - one command line from the client */
 static int
 down_command(struct session *s, struct smtp_priv *p, const char *line,
@@ -222,6 +238,15 @@ down_command(struct session *s, struct smtp_priv *p, const char *line,
 		}
 		kind = CMD_AUTH;
 		p->down = DOWN_SASL;
+	} else if (!sess_up_tls(s) && !sess_conf(s)->cleartext_auth &&
+	    !known_verb(line, len)) {
+		/* A client that sends SASL data after a refused AUTH,
+		 * without waiting for 334, would otherwise put its
+		 * credentials on the wire; the server would only answer
+		 * 500 anyway. */
+		return pipe_answer(&p->pipe, s, "500 5.5.1 tlshim: "
+		    "unrecognized command, not relayed on a connection that "
+		    "is not TLS\r\n");
 	} else if (verb_is(line, len, "EHLO"))
 		kind = CMD_EHLO;
 	else if (verb_is(line, len, "DATA")) {

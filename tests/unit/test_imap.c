@@ -212,6 +212,42 @@ no_starttls_may_plaintext(void **state)
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "a6");
 }
 
+/* A client that sends credentials without waiting (a literal after a
+ * refused LOGIN, SASL data after a refused AUTHENTICATE) or other
+ * commands that need a login gets nothing relayed in cleartext. */
+static void
+eager_credentials_stay_home(void **state)
+{
+	struct harness *h = *state;
+	static const struct h_step script[] = {
+		P_SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n"),
+		P_EXPECT_CMD("CAPABILITY\r\n"),
+		P_SEND("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n$T OK done\r\n"),
+		P_EXPECT("a4 ID NIL\r\n"), P_SEND("* ID NIL\r\na4 OK ID\r\n"),
+		BYE, P_END
+	};
+
+	h_start(h, IMAP "security = may\n", script);
+	h_connect(h);
+	h_expect(h, "* OK [CAPABILITY ");
+	h_send(h, "a1 LOGIN alice {6}\r\nsecret\r\n");
+	h_expect(h, "a1 NO [PRIVACYREQUIRED] ");
+	h_expect(h, "* BAD tlshim: ");
+	h_send(h, "a2 AUTHENTICATE PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\n");
+	h_expect(h, "a2 NO [PRIVACYREQUIRED] ");
+	h_expect(h, "* BAD tlshim: ");
+	h_send(h, "a3 SELECT INBOX\r\n");
+	h_expect(h, "a3 NO [PRIVACYREQUIRED] ");
+	h_send(h, "a4 ID NIL\r\n");
+	h_expect(h, "* ID NIL\r\n");
+	h_expect(h, "a4 OK ID\r\n");
+	logout(h);
+	finish(h, RES_PLAINTEXT);
+	h_assert_not_has(h_peer_conn(h, 0)->text.p, "secret");
+	h_assert_not_has(h_peer_conn(h, 0)->text.p, "AGFsaWNl");
+	h_assert_not_has(h_peer_conn(h, 0)->text.p, "SELECT");
+}
+
 /* cleartext_auth = yes lets LOGIN through in plaintext, on purpose. */
 static void
 cleartext_auth_yes(void **state)
@@ -534,6 +570,7 @@ main(void)
 		T(greeting_without_starttls_asks),
 		T(no_starttls_default_refused),
 		T(no_starttls_may_plaintext),
+		T(eager_credentials_stay_home),
 		T(cleartext_auth_yes),
 		T(starttls_no_encrypt),
 		T(starttls_bad_encrypt),

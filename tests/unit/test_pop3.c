@@ -311,7 +311,6 @@ stls_missing_may_plaintext(void **state)
 		PLAIN_UP, ASK_CAPA,
 		P_SEND("+OK\r\nTOP\r\nUSER\r\nSASL PLAIN LOGIN\r\nSTLS\r\n"
 		    "RESP-CODES\r\nsasl CRAM-MD5\r\nUSERX\r\nUIDL\r\n.\r\n"),
-		P_EXPECT("STAT\r\n"), P_SEND("+OK 0 0\r\n"),
 		PEER_QUIT, P_END
 	};
 	const struct outcome *o;
@@ -330,8 +329,10 @@ stls_missing_may_plaintext(void **state)
 	h_expect(h, "-ERR [AUTH] ");
 	h_send(h, "auth\r\n");
 	h_expect(h, "-ERR [AUTH] ");
+	/* No login can succeed on this leg, so nothing but CAPA and QUIT
+	 * is relayed: not even a command that carries no credentials. */
 	h_send(h, "STAT\r\n");
-	h_expect(h, "+OK 0 0\r\n");
+	h_expect(h, "-ERR [AUTH] ");
 	h_send(h, "STLS\r\n");
 	h_expect(h, "-ERR tlshim: STLS is not available on this connection"
 	    "\r\n");
@@ -342,7 +343,7 @@ stls_missing_may_plaintext(void **state)
 	/* Every cause, once, in order. */
 	assert_string_equal(o->reason, "STLS not offered by server; refused "
 	    "credentials: the upstream connection is not TLS");
-	assert_string_equal(peer_text(h), "CAPA\r\nCAPA\r\nSTAT\r\nQUIT\r\n");
+	assert_string_equal(peer_text(h), "CAPA\r\nCAPA\r\nQUIT\r\n");
 }
 
 static void
@@ -480,15 +481,17 @@ stls_refused_may_plaintext(void **state)
 	static const struct h_step script[] = {
 		GREET, ASK_CAPA, OFFER_TLS, ASK_TLS,
 		P_SEND("-ERR [IN-USE] not now\r\n"),
-		P_EXPECT("NOOP\r\n"), P_SEND("+OK\r\n"),
+		P_EXPECT("CAPA\r\n"), P_SEND("+OK\r\nTOP\r\n.\r\n"),
 		PEER_QUIT, P_END
 	};
 	const struct outcome *o;
 
 	h_start(h, PLAIN_SVC, script);
 	greeted(h);
-	h_send(h, "NOOP\r\n");
+	h_send(h, "CAPA\r\n");
 	h_expect(h, "+OK\r\n");
+	h_expect(h, "TOP\r\n");
+	h_expect(h, ".\r\n");
 	client_quit(h);
 	o = finish(h, RES_PLAINTEXT);
 	assert_true(o->starttls_offered);
@@ -538,7 +541,6 @@ no_capa_may_plaintext(void **state)
 	struct harness *h = *state;
 	static const struct h_step script[] = {
 		GREET, ASK_CAPA, P_SEND("-ERR unknown command\r\n"),
-		P_EXPECT("STAT\r\n"), P_SEND("+OK 0 0\r\n"),
 		PEER_QUIT, P_END
 	};
 	const struct outcome *o;
@@ -546,7 +548,7 @@ no_capa_may_plaintext(void **state)
 	h_start(h, PLAIN_SVC, script);
 	greeted(h);
 	h_send(h, "STAT\r\n");
-	h_expect(h, "+OK 0 0\r\n");
+	h_expect(h, "-ERR [AUTH] ");
 	client_quit(h);
 	o = finish(h, RES_PLAINTEXT);
 	h_assert_has(o->reason, "server has no CAPA");
@@ -782,7 +784,9 @@ level_none_never_asks(void **state)
 	};
 	const struct outcome *o;
 
-	h_start(h, POP3 "security = none\n", script);
+	/* Plaintext on purpose: with cleartext_auth = yes the whole
+	 * conversation is relayed. */
+	h_start(h, POP3 "security = none\ncleartext_auth = yes\n", script);
 	greeted(h);
 	h_send(h, "STAT\r\n");
 	h_expect(h, "+OK 0 0\r\n");
@@ -1092,24 +1096,47 @@ pipelined_local_answers_keep_order(void **state)
 
 /* In the clear, refused credentials take their turn too (RFC 2449
  * PIPELINING: responses in the order of the commands). */
+/* A client that sends its credentials without waiting for an answer
+ * (SASL data after a refused AUTH, a PASS with a leading blank) still
+ * gets nothing relayed in cleartext. */
+static void
+eager_credentials_stay_home(void **state)
+{
+	struct harness *h = *state;
+	static const struct h_step script[] = {
+		PLAIN_UP, PEER_QUIT, P_END
+	};
+
+	h_start(h, PLAIN_SVC, script);
+	greeted(h);
+	h_send(h, "AUTH PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\n PASS secret\r\n");
+	h_expect(h, "-ERR [AUTH] ");
+	h_expect(h, "-ERR [AUTH] ");
+	h_expect(h, "-ERR [AUTH] ");
+	client_quit(h);
+	finish(h, RES_PLAINTEXT);
+	h_assert_not_has(peer_text(h), "AGFsaWNl");
+	h_assert_not_has(peer_text(h), "secret");
+}
+
 static void
 pipelined_refusals_keep_order(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		PLAIN_UP, ASK_CAPA, P_EXPECT("NOOP\r\n"), P_SLEEP(150),
+		PLAIN_UP, ASK_CAPA, ASK_CAPA, P_SLEEP(150),
 		P_SEND("+OK\r\nTOP\r\nUSER\r\nPIPELINING\r\n.\r\n"),
-		P_SLEEP(100), P_SEND("+OK noop\r\n"),
+		P_SLEEP(100), P_SEND("+OK\r\nUIDL\r\n.\r\n"),
 		PEER_QUIT, P_END
 	};
 
 	h_start(h, PLAIN_SVC, script);
 	greeted(h);
-	h_send(h, "CAPA\r\nUSER alice\r\nPASS secret\r\nNOOP\r\n");
+	h_send(h, "CAPA\r\nUSER alice\r\nPASS secret\r\nCAPA\r\n");
 	expect_multi(h, "+OK\r\nTOP\r\nPIPELINING\r\n.\r\n");
 	h_expect(h, "-ERR [AUTH] ");
 	h_expect(h, "-ERR [AUTH] ");
-	h_expect(h, "+OK noop\r\n");
+	expect_multi(h, "+OK\r\nUIDL\r\n.\r\n");
 	client_quit(h);
 	finish(h, RES_PLAINTEXT);
 	h_assert_not_has(peer_text(h), "alice");
@@ -1397,6 +1424,7 @@ main(void)
 		T(bulk_retr),
 		T(pipelined_local_answers_keep_order),
 		T(pipelined_refusals_keep_order),
+		T(eager_credentials_stay_home),
 		T(command_line_limit),
 		T(command_line_limit_unterminated),
 		T(unsolicited_err_relayed),

@@ -387,6 +387,30 @@ client_starttls_answered_locally_plain(void **state)
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "STARTTLS");
 }
 
+/* A client that sends its SASL data without waiting for 334 gets no
+ * credential relayed: unknown lines stay home on a cleartext leg. */
+static void
+eager_sasl_data_stays_home(void **state)
+{
+	struct harness *h = *state;
+	static const struct h_step script[] = {
+		PLAIN_UP, P_EXPECT("NOOP\r\n"), P_SEND("250 2.0.0 Ok\r\n"),
+		PEER_QUIT, P_END
+	};
+
+	h_start(h, PLAIN_SVC, script);
+	greeted(h);
+	h_send(h, "AUTH LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\nNOOP\r\n");
+	h_expect(h, "538 5.7.11 ");
+	h_expect(h, "500 5.5.1 tlshim: ");
+	h_expect(h, "500 5.5.1 tlshim: ");
+	h_expect(h, "250 2.0.0 Ok\r\n");
+	client_quit(h);
+	finish(h, RES_PLAINTEXT);
+	h_assert_not_has(h_peer_conn(h, 0)->text.p, "YWxpY2U=");
+	h_assert_not_has(h_peer_conn(h, 0)->text.p, "c2VjcmV0");
+}
+
 static void
 auth_plain_refused_locally(void **state)
 {
@@ -1140,6 +1164,7 @@ main(void)
 		T(idle_timeout_ends_session),
 		T(server_reset_during_relay),
 		T(ticket_and_reply_in_one_segment),
+		T(eager_sasl_data_stays_home),
 		T(early_client_bytes_relayed),
 		T(early_client_flood_refused),
 		T(client_gone_during_negotiation),
