@@ -234,7 +234,8 @@ conf_load(const char *path, struct conf_error *err)
 struct conf *
 conf_ref(struct conf *c)
 {
-	c->refs++;
+	/* Sessions on every worker thread hold references. */
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
 	return c;
 }
 
@@ -242,7 +243,7 @@ conf_ref(struct conf *c)
 void
 conf_unref(struct conf *c)
 {
-	if (c == NULL || --c->refs > 0)
+	if (c == NULL || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	for (size_t i = 0; i < c->nservices; i++) {
 		struct conf_service *s = &c->services[i];

@@ -36,6 +36,7 @@ const char	*direction_name(enum direction);
 bool		 level_requires_tls(enum tls_level);
 
 #define CONF_MAX_LISTEN		8
+#define CONF_WORKERS_MAX	64
 #define CONF_ERR_MAX		512
 
 struct conf_error {
@@ -82,6 +83,7 @@ struct conf {
 	int			 ca_file_line;
 	char			*user;		/* NULL: do not drop privileges */
 	int			 log_level;	/* enum log_level */
+	unsigned		 workers;	/* event loops; 0: one per CPU */
 	struct conf_service	*services;
 	size_t			 nservices;
 };

@@ -299,6 +299,26 @@ set_count(struct conf_parser *p, const struct conf_key *k, void *field,
 	return true;
 }
 
+/* set_workers - "auto" (0: one per online CPU) or 1 to CONF_WORKERS_MAX */
+static bool
+set_workers(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	unsigned long	 n = 0;
+	const char	*c;
+
+	if (strcasecmp(value, "auto") == 0) {
+		*(unsigned *)field = 0;
+		return true;
+	}
+	for (c = value; *c >= '0' && *c <= '9' && n <= CONF_WORKERS_MAX; c++)
+		n = n * 10 + (unsigned long)(*c - '0');
+	if (c == value || *c != '\0' || n == 0 || n > CONF_WORKERS_MAX)
+		return bad_value(p, k, value, "auto or a number from 1 to 64");
+	*(unsigned *)field = (unsigned)n;
+	return true;
+}
+
 /* set_proto - a registered protocol plugin */
 static bool
 set_proto(struct conf_parser *p, const struct conf_key *k, void *field,
@@ -494,7 +514,7 @@ const struct conf_key conf_global_keys[] = {
 	{ "dnssec",		conf_set_later, 0, 0, NULL, 0 },
 	{ "control_socket",	conf_set_later, 0, 0, NULL, 0 },
 	{ "metrics_listen",	conf_set_later, 0, 0, NULL, 0 },
-	{ "workers",		conf_set_later, 0, 0, NULL, 0 },
+	{ "workers",		set_workers, GLB(workers), 0, NULL, 0 },
 	{ "so_mark",		conf_set_later, 0, 0, NULL, 0 },
 	{ "dns_listen",		conf_set_later, 0, 0, NULL, 0 },
 	{ "posture_retention",	conf_set_later, 0, 0, NULL, 0 },

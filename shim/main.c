@@ -27,6 +27,7 @@
 #include "shim/log.h"
 #include "shim/server.h"
 #include "shim/tls.h"
+#include "shim/worker.h"
 
 #define EX_CONFIG_ERR	78	/* sysexits.h EX_CONFIG */
 
@@ -140,9 +141,8 @@ main(int argc, char **argv)
 	const char *path = CONF_DEFAULT_PATH;
 	bool foreground = false, check = false;
 	char abspath[PATH_MAX], err[CONF_ERR_MAX];
-	struct server srv;
 	struct conf *conf;
-	uv_loop_t *loop;
+	unsigned nworkers;
 	int c;
 
 	while ((c = getopt(argc, argv, "c:ftVh")) != -1) {
@@ -201,9 +201,8 @@ main(int argc, char **argv)
 		return 71;	/* EX_OSERR */
 	}
 
-	loop = uv_default_loop();
-	memset(&srv, 0, sizeof(srv));
-	if (!server_init(&srv, loop, conf, abspath, err, sizeof(err))) {
+	nworkers = workers_count(conf);
+	if (!workers_init(conf, abspath, nworkers, err, sizeof(err))) {
 		logmsg(LOG_L_ERR, "%s", err);
 		if (foreground)
 			fprintf(stderr, "tlshimd: %s\n", err);
@@ -211,13 +210,11 @@ main(int argc, char **argv)
 	}
 	if (!drop_privileges(conf->user))
 		return 77;	/* EX_NOPERM */
-	server_signals(&srv);
-	logmsg(LOG_L_INFO, "tlshimd %s started with %s", PACKAGE_VERSION,
-	    abspath);
-	uv_run(loop, UV_RUN_DEFAULT);
+	logmsg(LOG_L_INFO, "tlshimd %s started with %s, %u worker%s",
+	    PACKAGE_VERSION, abspath, nworkers, nworkers == 1 ? "" : "s");
+	/* Each worker holds its own reference now. */
+	conf_unref(conf);
+	workers_run();
 	logmsg(LOG_L_INFO, "tlshimd stopped");
-	conf_unref(srv.conf);
-	free(srv.conf_path);
-	uv_loop_close(loop);
 	return 0;
 }

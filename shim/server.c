@@ -10,6 +10,9 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +25,18 @@
 #define LISTEN_BACKLOG	511
 
 /* Active sessions per service name, kept across reloads so that
- * max_sessions counts the sessions of the old configuration too. */
+ * max_sessions counts the sessions of the old configuration too, and
+ * shared by every worker: the registry is looked up only when a listener
+ * opens (under a mutex), the counter changes per session (atomically). */
 struct svc_stat {
 	struct svc_stat		*next;
 	unsigned		 active;
 	char			 name[64];
 };
+
+static struct svc_stat *stats;
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t last_session_id;
 
 struct listener {
 	uv_tcp_t		 tcp;
@@ -41,19 +50,28 @@ struct listener {
 };
 
 static struct svc_stat *
-stat_for(struct server *srv, const char *name)
+stat_for(const char *name)
 {
 	struct svc_stat *st;
 
-	for (st = srv->stats; st != NULL; st = st->next)
+	pthread_mutex_lock(&stats_lock);
+	for (st = stats; st != NULL; st = st->next)
 		if (strcmp(st->name, name) == 0)
-			return st;
-	if ((st = calloc(1, sizeof(*st))) == NULL)
-		return NULL;
-	snprintf(st->name, sizeof(st->name), "%s", name);
-	st->next = srv->stats;
-	srv->stats = st;
+			break;
+	if (st == NULL && (st = calloc(1, sizeof(*st))) != NULL) {
+		snprintf(st->name, sizeof(st->name), "%s", name);
+		st->next = stats;
+		stats = st;
+	}
+	pthread_mutex_unlock(&stats_lock);
 	return st;
+}
+
+/* server_next_id - session ids are unique across workers */
+uint64_t
+server_next_id(void)
+{
+	return __atomic_add_fetch(&last_session_id, 1, __ATOMIC_RELAXED);
 }
 
 static void
@@ -78,7 +96,7 @@ on_connection(uv_stream_t *h, int status)
 	s->handles++;
 	s->stat = l->stat;
 	if (s->stat != NULL)
-		s->stat->active++;
+		__atomic_add_fetch(&s->stat->active, 1, __ATOMIC_RELAXED);
 	s->next = srv->sessions;
 	if (srv->sessions != NULL)
 		srv->sessions->prev = s;
@@ -88,7 +106,8 @@ on_connection(uv_stream_t *h, int status)
 		sess_abort(s, uv_strerror(rc));
 		return;
 	}
-	if (s->stat != NULL && s->stat->active > l->svc->max_sessions) {
+	if (s->stat != NULL && __atomic_load_n(&s->stat->active,
+	    __ATOMIC_RELAXED) > l->svc->max_sessions) {
 		/* A clean temporary failure: the client retries later. */
 		sess_refuse(s, RES_REFUSED, "too many sessions (max_sessions "
 		    "= %u)", l->svc->max_sessions);
@@ -108,7 +127,7 @@ server_session_done(struct server *srv, struct session *s)
 		s->next->prev = s->prev;
 	srv->nsessions--;
 	if (s->stat != NULL)
-		s->stat->active--;
+		__atomic_sub_fetch(&s->stat->active, 1, __ATOMIC_RELAXED);
 	if (srv->draining && srv->nsessions == 0)
 		server_close(srv);
 }
@@ -122,30 +141,84 @@ on_listener_closed(uv_handle_t *h)
 	free(l);
 }
 
+/* address_taken - is another socket (of another process, say) listening
+ * on this address?  Our own listeners set SO_REUSEPORT so that every
+ * worker can accept on the same address; a probe without it fails where
+ * anyone listens, which keeps "address in use" an error instead of two
+ * daemons silently sharing a port. */
+static bool
+address_taken(const struct conf_addr *a)
+{
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1, rc;
+
+	if (fd < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	rc = bind(fd, (const struct sockaddr *)&a->ss, a->len);
+	close(fd);
+	return rc < 0 && errno == EADDRINUSE;
+}
+
+/* listen_socket - a bound socket that every worker can share */
+static int
+listen_socket(const struct conf_addr *a)
+{
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	int one = 1;
+
+	if (fd < 0)
+		return -errno;
+	/* libuv 1.44 has no UV_TCP_REUSEPORT: set it before bind. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (a->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 /* listener_open - bind and listen on one address of a service */
 static struct listener *
 listener_open(struct server *srv, struct conf *conf,
-    const struct conf_service *svc, const struct conf_addr *a, char *err,
-    size_t errlen)
+    const struct conf_service *svc, const struct conf_addr *a, bool probe,
+    char *err, size_t errlen)
 {
 	struct listener *l = calloc(1, sizeof(*l));
-	unsigned flags = a->ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
-	int rc;
+	int fd, rc;
 
 	if (l == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	if (probe && address_taken(a)) {
+		snprintf(err, errlen, "[%s] listen = %s: %s", svc->name,
+		    a->text, uv_strerror(UV_EADDRINUSE));
+		free(l);
+		return NULL;
+	}
 	l->srv = srv;
 	l->svc = svc;
 	l->conf = conf_ref(conf);
-	l->stat = stat_for(srv, svc->name);
+	l->stat = stat_for(svc->name);
 	snprintf(l->addr, sizeof(l->addr), "%s", a->text);
 	uv_tcp_init(srv->loop, &l->tcp);
 	l->tcp.data = l;
-	if ((rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&a->ss,
-	    flags)) < 0 || (rc = uv_listen((uv_stream_t *)&l->tcp,
-	    LISTEN_BACKLOG, on_connection)) < 0) {
+	if ((fd = rc = listen_socket(a)) >= 0 &&
+	    (rc = uv_tcp_open(&l->tcp, fd)) < 0)
+		close(fd);	/* not the handle's yet */
+	if (rc >= 0)
+		rc = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG,
+		    on_connection);
+	if (rc < 0) {
 		snprintf(err, errlen, "[%s] listen = %s: %s", svc->name,
 		    a->text, uv_strerror(rc));
 		uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
@@ -185,10 +258,10 @@ open_all(struct server *srv, struct conf *conf, struct listener **out,
 				conf_unref(l->conf);
 				l->conf = conf_ref(conf);
 				l->svc = svc;
-				l->stat = stat_for(srv, svc->name);
+				l->stat = stat_for(svc->name);
 				l->keep = true;
-			} else if ((l = listener_open(srv, conf, svc, a, err,
-			    errlen)) == NULL) {
+			} else if ((l = listener_open(srv, conf, svc, a,
+			    !srv->joins, err, errlen)) == NULL) {
 				/* Put kept listeners back, close new ones. */
 				while ((l = list) != NULL) {
 					list = l->next;
@@ -223,6 +296,8 @@ server_init(struct server *srv, uv_loop_t *loop, struct conf *conf,
 	srv->listeners = list;
 	for (l = list; l != NULL; l = l->next) {
 		l->keep = false;
+		if (srv->joins)
+			continue;	/* said once, by the first worker */
 		logmsg(LOG_L_INFO, "listening on %s for [%s] protocol=%s "
 		    "upstream=%s:%u security=%s", l->addr, l->svc->name,
 		    l->svc->proto->name, l->svc->upstream_host,
@@ -231,22 +306,33 @@ server_init(struct server *srv, uv_loop_t *loop, struct conf *conf,
 	return true;
 }
 
-bool
-server_reload(struct server *srv)
+/* server_load - read and check the configuration file again, with its
+ * TLS credentials; NULL (and a logged reason) if it is not valid */
+struct conf *
+server_load(const char *path)
 {
 	struct conf_error cerr;
 	struct conf *conf;
-	struct listener *list, *l;
-	char err[CONF_ERR_MAX];
 
-	if ((conf = conf_load(srv->conf_path, &cerr)) == NULL ||
+	if ((conf = conf_load(path, &cerr)) == NULL ||
 	    !tls_conf_prepare(conf, &cerr)) {
 		logmsg(LOG_L_ERR, "reload failed, keeping the running "
 		    "configuration: %s", cerr.msg);
 		if (conf != NULL)
 			conf_unref(conf);
-		return false;
+		return NULL;
 	}
+	return conf;
+}
+
+/* server_apply - run conf from now on (takes one reference): listeners
+ * for its addresses, the old ones kept where the address is the same */
+bool
+server_apply(struct server *srv, struct conf *conf)
+{
+	struct listener *list, *l;
+	char err[CONF_ERR_MAX];
+
 	if (!open_all(srv, conf, &list, err, sizeof(err))) {
 		logmsg(LOG_L_ERR, "reload failed, keeping the running "
 		    "configuration: %s", err);
@@ -256,12 +342,13 @@ server_reload(struct server *srv)
 	/* What is left in srv->listeners is not in the new configuration. */
 	while ((l = srv->listeners) != NULL) {
 		srv->listeners = l->next;
-		logmsg(LOG_L_INFO, "reload: no longer listening on %s", l->addr);
+		logmsg(LOG_L_DETAIL, "reload: no longer listening on %s",
+		    l->addr);
 		listener_close(l);
 	}
 	for (l = list; l != NULL; l = l->next) {
 		if (!l->keep)
-			logmsg(LOG_L_INFO, "reload: listening on %s for [%s]",
+			logmsg(LOG_L_DETAIL, "reload: listening on %s for [%s]",
 			    l->addr, l->svc->name);
 		l->keep = false;
 	}
@@ -269,6 +356,16 @@ server_reload(struct server *srv)
 	log_set_level((enum log_level)conf->log_level);
 	conf_unref(srv->conf);
 	srv->conf = conf;
+	return true;
+}
+
+bool
+server_reload(struct server *srv)
+{
+	struct conf *conf = server_load(srv->conf_path);
+
+	if (conf == NULL || !server_apply(srv, conf))
+		return false;
 	logmsg(LOG_L_INFO, "configuration reloaded from %s; %u sessions go "
 	    "on with the previous one", srv->conf_path, srv->nsessions);
 	return true;
@@ -303,6 +400,10 @@ on_signal(uv_signal_t *h, int signum)
 {
 	struct server *srv = h->data;
 
+	if (srv->on_signal != NULL) {
+		srv->on_signal(srv, signum);
+		return;
+	}
 	if (signum == SIGHUP) {
 		if (!srv->draining)
 			server_reload(srv);
@@ -329,7 +430,6 @@ void
 server_close(struct server *srv)
 {
 	struct listener *l;
-	struct svc_stat *st;
 
 	while ((l = srv->listeners) != NULL) {
 		srv->listeners = l->next;
@@ -341,8 +441,6 @@ server_close(struct server *srv)
 		uv_close((uv_handle_t *)&srv->sig_term, NULL);
 		uv_close((uv_handle_t *)&srv->sig_int, NULL);
 	}
-	while ((st = srv->stats) != NULL && srv->nsessions == 0) {
-		srv->stats = st->next;
-		free(st);
-	}
+	if (srv->on_close != NULL)
+		srv->on_close(srv);
 }

@@ -52,7 +52,7 @@ sess_new(struct server *srv, struct conf *conf,
 		return NULL;
 	}
 	s->magic = SESSION_MAGIC;
-	s->id = ++srv->next_id;
+	s->id = server_next_id();
 	s->srv = srv;
 	s->conf_root = conf_ref(conf);
 	s->conf = svc;

@@ -563,10 +563,31 @@ protocol_errors(void **state)
 }
 
 static void
+workers_key(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = expect_ok(SVC);
+	assert_int_equal(c->workers, 0);		/* auto */
+	conf_unref(c);
+	c = expect_ok("[global]\nworkers = 3\n" SVC);
+	assert_int_equal(c->workers, 3);
+	conf_unref(c);
+	c = expect_ok("[global]\nworkers = AUTO\n" SVC);
+	assert_int_equal(c->workers, 0);
+	conf_unref(c);
+	expect_error("[global]\nworkers = 0\n" SVC, "t.conf:2: invalid value "
+	    "'0' for 'workers': expected auto or a number from 1 to 64", 2);
+	expect_error("[global]\nworkers = 65\n" SVC, "t.conf:2: invalid value "
+	    "'65' for 'workers': expected auto or a number from 1 to 64", 2);
+}
+
+static void
 unsupported_keys(void **state)
 {
 	static const char *const global[] = { "resolver", "dnssec",
-	    "control_socket", "metrics_listen", "workers", "so_mark",
+	    "control_socket", "metrics_listen", "so_mark",
 	    "dns_listen", "posture_retention" };
 	static const char *const service[] = { "pin", "pin_max_age", "cert",
 	    "key", "require_tls_for_login" };
@@ -835,6 +856,7 @@ main(void)
 		cmocka_unit_test(log_levels),
 		cmocka_unit_test(protocol_errors),
 		cmocka_unit_test(unsupported_keys),
+		cmocka_unit_test(workers_key),
 		cmocka_unit_test(structure_errors),
 		cmocka_unit_test(only_the_first_error_is_reported),
 		cmocka_unit_test(long_lines_and_junk),
