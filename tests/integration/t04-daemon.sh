@@ -83,6 +83,16 @@ like "$out" "^tlshimd ${want:-[0-9]+\.[0-9]+}" "tlshimd -V prints its version ($
 cp "$good" "$conf"
 check "tlshimd starts with one service" tl_start "$conf"
 
+# Workers share their listeners (SO_REUSEPORT), but another daemon on the
+# same address must still fail instead of silently sharing the port.
+second_daemon() {
+	local out rc=0
+	out=$(timeout 10 "$TLSHIMD" -f -c "$conf" 2>&1) || rc=$?
+	[ "$rc" = 71 ] && printf '%s' "$out" | grep -q "address already in use"
+}
+check "a second tlshimd on the same address exits 71, address in use" second_daemon
+check "the log says how many workers run" grep -qE "started with .*, [0-9]+ workers?" "$TL_LOG"
+
 # Session A: connected through [first], EHLO done, then waits for the
 # go-file while tlshimd reloads around it.
 new_id open-across-reload
