@@ -62,6 +62,8 @@ struct outcome {
 	uint64_t	 bytes_out;		/* legacy client -> upstream */
 	uint64_t	 duration_ms;
 	char		 reason[256];		/* in words, when not plain success */
+	bool		 resumed;		/* TLS session resumed: auth and
+						 * hashes are the full handshake's */
 };
 
 /* outcome_add_reason - add a cause to the reason (kept in order) */

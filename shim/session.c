@@ -293,6 +293,10 @@ start_tls(struct session *s)
 		sess_refuse(s, RES_FAILED, "TLS setup failed: %s", err);
 		return;
 	}
+	/* Offer a session kept from an earlier handshake with this upstream
+	 * under the same verification requirements, if there is one. */
+	(void)tls_conn_resume(s->tls, s->conf->upstream_host,
+	    s->conf->upstream_port, s->conf->level);
 	if (tls_conn_handshake(s->tls) == TLS_ERROR)
 		sess_refuse(s, RES_FAILED, "TLS handshake failed: %s",
 		    tls_conn_error(s->tls));

@@ -86,12 +86,19 @@ tls_up(struct session *s)
 	s->handshake_done = true;
 	s->up_tls = true;
 	tls_conn_describe(s->tls, &s->out);
-	ok = tls_conn_verify(s->tls, s->conf->upstream_host,
-	    s->conf->upstream_is_ip, why, sizeof(why));
-	s->out.auth = ok ? AUTH_PKIX : AUTH_UNTRUSTED;
-	slog(LOG_L_DETAIL, s, "TLS up version=%s cipher=%s auth=%s%s%s",
+	/* A resumed session brings no certificate: it reports what the
+	 * full handshake that it resumes found. */
+	s->out.resumed = tls_conn_resumed(s->tls, &s->out, why, sizeof(why));
+	if (s->out.resumed)
+		ok = s->out.auth == AUTH_PKIX;
+	else {
+		ok = tls_conn_verify(s->tls, s->conf->upstream_host,
+		    s->conf->upstream_is_ip, why, sizeof(why));
+		s->out.auth = ok ? AUTH_PKIX : AUTH_UNTRUSTED;
+	}
+	slog(LOG_L_DETAIL, s, "TLS up version=%s cipher=%s auth=%s%s%s%s",
 	    s->out.tls_version, s->out.cipher, auth_name(s->out.auth),
-	    ok ? "" : " why=", ok ? "" : why);
+	    s->out.resumed ? " resumed" : "", ok ? "" : " why=", ok ? "" : why);
 	if (!ok) {
 		if (s->conf->level == LEV_VERIFY) {
 			sess_refuse(s, RES_REFUSED, "%s", why);
@@ -101,6 +108,7 @@ tls_up(struct session *s)
 		 * it is never presented as more (RFC 7435 3). */
 		outcome_add_reason(&s->out, "%s", why);
 	}
+	tls_conn_keep(s->tls, &s->out, ok ? "" : why);
 	sess_enter(s, SS_NEGOTIATING);
 }
 

@@ -7,6 +7,12 @@
  * socket.  Verification is done after the handshake, by us, so that a
  * failure can be recorded in words and handled per security level instead
  * of ending as an anonymous handshake error.
+ *
+ * Resumption: a session that tls_conn_resume() filed under a cache key
+ * (the upstream, and what its verification requires) offers a session
+ * kept from an earlier connection; once tls_conn_keep() has the outcome
+ * of the verification, the tickets the server sends are kept under that
+ * key with it (tls_cache.c), to be offered, once each, by later sessions.
  */
 #include "config.h"
 
@@ -23,6 +29,7 @@
 
 #include "shim/result.h"
 #include "shim/tls.h"
+#include "shim/tls_cache.h"
 
 /* TLS 1.2 and 1.3 only (RFC 8996, RFC 9325 3.1.1).  NORMAL already
  * excludes RC4, 3DES, export and anonymous suites, and puts AES-GCM first,
@@ -35,6 +42,11 @@ struct tls_client {
 	unsigned		 refs;
 	bool			 have_ca;
 	char			*ca_file;
+	/* Unique in the process, never reused: cached sessions name the
+	 * trust they were verified with by it, so that what a reload
+	 * brings (another CA file, or the same one changed) starts afresh
+	 * instead of inheriting verdicts made with the old one. */
+	uint64_t		 id;
 };
 
 struct tls_conn {
@@ -47,7 +59,17 @@ struct tls_conn {
 	bool			 starved;	/* pull found no input */
 	int			 err;		/* last GnuTLS error */
 	char			 errtext[160];
+	char			*sni;		/* NULL for address literals */
+	/* Resumption; key is "" when this session is not cached. */
+	char			 key[TLS_CACHE_KEY_MAX];
+	bool			 offered;	/* a cached session was set */
+	bool			 keep;		/* verdict known: keep tickets */
+	bool			 ticket_new;	/* one arrived, not yet kept */
+	unsigned		 ticket_life;	/* its lifetime, seconds */
+	struct tls_verdict	 verdict;	/* the offered's, then ours */
 };
+
+static uint64_t last_client_id;	/* atomically */
 
 /* ------------------------------------------------------ credentials */
 
@@ -63,6 +85,7 @@ tls_client_new(const char *ca_file, char *err, size_t errlen)
 		return NULL;
 	}
 	c->refs = 1;
+	c->id = __atomic_add_fetch(&last_client_id, 1, __ATOMIC_RELAXED);
 	if ((rc = gnutls_certificate_allocate_credentials(&c->cred)) < 0) {
 		snprintf(err, errlen, "%s", gnutls_strerror(rc));
 		free(c);
@@ -191,6 +214,11 @@ tls_conn_new(struct tls_client *c, const char *sni, tls_push_fn pushfn,
 	if (sni != NULL && (rc = gnutls_server_name_set(t->gs, GNUTLS_NAME_DNS,
 	    sni, strlen(sni))) < 0)
 		goto fail;
+	if (sni != NULL && (t->sni = strdup(sni)) == NULL) {
+		rc = GNUTLS_E_MEMORY_ERROR;
+		goto fail;
+	}
+	gnutls_session_set_ptr(t->gs, t);
 	gnutls_transport_set_ptr(t->gs, t);
 	gnutls_transport_set_push_function(t->gs, push);
 	gnutls_transport_set_pull_function(t->gs, pull);
@@ -209,6 +237,7 @@ tls_conn_free(struct tls_conn *t)
 		return;
 	if (t->gs != NULL)
 		gnutls_deinit(t->gs);
+	free(t->sni);
 	free(t);
 }
 
@@ -250,6 +279,150 @@ tls_conn_handshake(struct tls_conn *t)
 	return TLS_OK;
 }
 
+/* ------------------------------------------------------- resumption */
+
+/* verify_class - what a level asks of verification, for the cache key.
+ * may and encrypt ask nothing, so their tickets are interchangeable;
+ * verify asks for PKIX, and never shares tickets with them, either way.
+ * The DANE levels are decided by the TLSA records found at each session's
+ * time, which a kept verdict cannot stand for: no resumption there. */
+static const char *
+verify_class(enum tls_level level)
+{
+	switch (level) {
+	case LEV_MAY:
+	case LEV_ENCRYPT:
+		return "noauth";
+	case LEV_VERIFY:
+		return "pkix";
+	default:
+		return NULL;
+	}
+}
+
+/* on_ticket - GnuTLS hook around a NewSessionTicket.  Before it is
+ * parsed (the message is whole only then) we read its lifetime: both the
+ * TLS 1.3 message (RFC 8446 4.6.1) and the TLS 1.2 one (RFC 5077 3.3)
+ * begin with it, in seconds.  After, the ticket is GnuTLS's: our caller
+ * keeps it once the record is done with, not here, inside GnuTLS. */
+static int
+on_ticket(gnutls_session_t gs, unsigned htype, unsigned when,
+    unsigned incoming, const gnutls_datum_t *msg)
+{
+	struct tls_conn *t = gnutls_session_get_ptr(gs);
+
+	if (htype != GNUTLS_HANDSHAKE_NEW_SESSION_TICKET || !incoming ||
+	    t == NULL)
+		return 0;
+	if (when == GNUTLS_HOOK_PRE)
+		t->ticket_life = msg != NULL && msg->size >= 4 ?
+		    (unsigned)msg->data[0] << 24 |
+		    (unsigned)msg->data[1] << 16 |
+		    (unsigned)msg->data[2] << 8 | msg->data[3] : 0;
+	else
+		t->ticket_new = true;
+	return 0;
+}
+
+/* keep_session - put this session's resumption data in the cache */
+static void
+keep_session(struct tls_conn *t)
+{
+	gnutls_datum_t d = { NULL, 0 };	/* get_id2: GnuTLS's own memory */
+	unsigned life;
+	bool tls13 = gnutls_protocol_get_version(t->gs) == GNUTLS_TLS1_3;
+
+	/* TLS 1.3: only a ticket makes a session resumable, and its
+	 * lifetime 0 means "do not keep" (RFC 8446 4.6.1).  Without a ticket
+	 * gnutls_session_get_data2() would wait for one, reading: never ask
+	 * then.  TLS 1.2: a session ID or a ticket from the handshake; a
+	 * lifetime hint of 0 says nothing (RFC 5077 3.3). */
+	if (tls13 && !t->ticket_new)
+		return;
+	if (!tls13 && !t->ticket_new &&
+	    (gnutls_session_get_id2(t->gs, &d) < 0 || d.size == 0))
+		return;		/* the server offered no way back */
+	life = t->ticket_new ? t->ticket_life : 0;
+	if (!tls13 && life == 0)
+		life = TLS_CACHE_MAX_AGE;
+	t->ticket_new = false;
+	if (gnutls_session_get_data2(t->gs, &d) < 0)
+		return;
+	(void)tls_cache_put(t->key, d.data, d.size, &t->verdict, life);
+	gnutls_memset(d.data, 0, d.size);
+	gnutls_free(d.data);
+}
+
+bool
+tls_conn_resume(struct tls_conn *t, const char *host, uint16_t port,
+    enum tls_level level)
+{
+	const char *cls = verify_class(level);
+	void *data;
+	size_t len;
+	int n, rc;
+
+	if (cls == NULL)
+		return false;
+	/* A host name has no space, and "-" is no SNI: the fields cannot
+	 * run into each other. */
+	n = snprintf(t->key, sizeof(t->key), "%s %u %s %s %llu", host,
+	    (unsigned)port, t->sni != NULL ? t->sni : "-", cls,
+	    (unsigned long long)t->client->id);
+	if (n < 0 || (size_t)n >= sizeof(t->key)) {
+		t->key[0] = '\0';
+		return false;
+	}
+	gnutls_handshake_set_hook_function(t->gs,
+	    GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_BOTH, on_ticket);
+	if (!tls_cache_take(t->key, &data, &len, &t->verdict))
+		return false;
+	/* Data GnuTLS cannot use (another version's, say) is no error: the
+	 * handshake will just be a full one. */
+	rc = gnutls_session_set_data(t->gs, data, len);
+	tls_cache_data_free(data, len);
+	t->offered = rc == 0;
+	return t->offered;
+}
+
+bool
+tls_conn_resumed(struct tls_conn *t, struct outcome *o, char *why,
+    size_t whylen)
+{
+	if (!t->offered || !gnutls_session_is_resumed(t->gs))
+		return false;
+	o->auth = t->verdict.auth;
+	snprintf(o->cert_sha256, sizeof(o->cert_sha256), "%s",
+	    t->verdict.cert_sha256);
+	snprintf(o->spki_sha256, sizeof(o->spki_sha256), "%s",
+	    t->verdict.spki_sha256);
+	snprintf(why, whylen, "%s", t->verdict.why);
+	return true;
+}
+
+void
+tls_conn_keep(struct tls_conn *t, const struct outcome *o, const char *why)
+{
+	if (t->key[0] == '\0')
+		return;
+	/* A resumed session keeps the verdict it inherited, and with it
+	 * the time of the full handshake that made it (verified_ms): a
+	 * chain of resumptions never stretches a verification's life. */
+	if (!t->offered || !gnutls_session_is_resumed(t->gs)) {
+		memset(&t->verdict, 0, sizeof(t->verdict));
+		t->verdict.verified_ms = tls_cache_clock_ms();
+		t->verdict.auth = o->auth;
+		snprintf(t->verdict.cert_sha256, sizeof(t->verdict.cert_sha256),
+		    "%s", o->cert_sha256);
+		snprintf(t->verdict.spki_sha256, sizeof(t->verdict.spki_sha256),
+		    "%s", o->spki_sha256);
+		snprintf(t->verdict.why, sizeof(t->verdict.why), "%s",
+		    why != NULL ? why : "");
+	}
+	t->keep = true;
+	keep_session(t);
+}
+
 enum tls_rc
 tls_conn_recv(struct tls_conn *t, char *buf, size_t cap, size_t *got)
 {
@@ -259,6 +432,8 @@ tls_conn_recv(struct tls_conn *t, char *buf, size_t cap, size_t *got)
 	for (unsigned spins = 0;; spins++) {
 		t->starved = false;
 		n = gnutls_record_recv(t->gs, buf, cap);
+		if (t->ticket_new && t->keep)
+			keep_session(t);
 		if (n > 0) {
 			*got = (size_t)n;
 			return TLS_OK;

@@ -63,4 +63,32 @@ bool		 tls_conn_verify(struct tls_conn *, const char *host,
 /* tls_conn_describe - version, cipher, group and hashes into o */
 void		 tls_conn_describe(struct tls_conn *, struct outcome *o);
 
+/*
+ * Resumption toward upstreams (the cache is tls_cache.c, process-wide).
+ *
+ * tls_conn_resume - before the handshake: file this session under host,
+ * port, its SNI, what level asks of verification and the credentials'
+ * trust, and offer a session kept under the same key, if there is one
+ * (it leaves the cache: tickets are for one use).  True when one was
+ * offered.  The DANE levels are never resumed.
+ */
+bool		 tls_conn_resume(struct tls_conn *, const char *host,
+		    uint16_t port, enum tls_level level);
+/*
+ * tls_conn_resumed - after the handshake: true when the server took the
+ * offered session.  Then no certificate came, so the verification is not
+ * made again: o gets what the full handshake's found (auth, cert_sha256,
+ * spki_sha256) and why its reason when it was not authenticated ("").
+ */
+bool		 tls_conn_resumed(struct tls_conn *, struct outcome *o,
+		    char *why, size_t whylen);
+/*
+ * tls_conn_keep - after the verification, when the session goes on: keep
+ * the session's tickets, now and as they come, with o's verdict (why: as
+ * for tls_conn_resumed).  A resumed session keeps the verdict it had.
+ * Never call it for a session refused for its certificate.
+ */
+void		 tls_conn_keep(struct tls_conn *, const struct outcome *o,
+		    const char *why);
+
 #endif

@@ -76,6 +76,7 @@ struct harness {
 	/* peer */
 	int			 peer_lfd;
 	int			 peer_port;
+	unsigned		 opts;			/* H_TICKETS... */
 	int			 wake[2];
 	pthread_t		 peer_thread;
 	bool			 peer_running;
@@ -363,7 +364,8 @@ h_main_done(void)
 
 /* ------------------------------------------------------------ sockets */
 
-/* listen_any - a loopback listening socket on a free port */
+/* listen_any - a loopback listening socket on *port, or on a free port
+ * when *port is 0 */
 static int
 listen_any(int *port)
 {
@@ -377,6 +379,7 @@ listen_any(int *port)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)*port);
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
 	    listen(fd, 16) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &sl) < 0) {
@@ -687,7 +690,8 @@ op_name(enum h_op op)
 {
 	static const char *const names[] = { "end", "send", "expect",
 	    "expect-data", "tls", "sleep", "close", "reset", "drain",
-	    "silence", "accept", "wait-data", "ticket", "expect-cmd" };
+	    "silence", "accept", "wait-data", "ticket", "expect-cmd",
+	    "new-ticket-key" };
 	return (unsigned)op < sizeof(names) / sizeof(names[0]) ? names[op] :
 	    "?";
 }
@@ -734,9 +738,10 @@ step_tls(struct harness *h, struct peer *p, int i, int cert)
 	p->in_r = 0;
 	p->log->tls = true;
 	p->log->tls_at = p->log->text.len;
-	/* Tickets only when a script asks for one (H_TICKET). */
+	/* Tickets only when a script asks for one (H_TICKET), unless the
+	 * test wants them as a server sends them (H_TICKETS). */
 	CHECK_GT(gnutls_init(&p->gs, GNUTLS_SERVER |
-	    GNUTLS_NO_AUTO_SEND_TICKET));
+	    (h->opts & H_TICKETS ? 0 : GNUTLS_NO_AUTO_SEND_TICKET)));
 	CHECK_GT(gnutls_session_ticket_enable_server(p->gs, &ticket_key));
 	CHECK_GT(gnutls_set_default_priority(p->gs));
 	CHECK_GT(gnutls_credentials_set(p->gs, GNUTLS_CRD_CERTIFICATE,
@@ -753,6 +758,7 @@ step_tls(struct harness *h, struct peer *p, int i, int cert)
 		peer_fail(h, i, "TLS handshake: %s", gnutls_strerror(rc));
 		return false;
 	}
+	p->log->resumed = gnutls_session_is_resumed(p->gs) != 0;
 	return true;
 }
 
@@ -766,7 +772,7 @@ run_step(struct harness *h, struct peer *p, int i, const struct h_step *st)
 	    STEP_TIMEOUT_MS);
 
 	if (p->fd < 0 && st->op != H_ACCEPT && st->op != H_SLEEP &&
-	    st->op != H_END) {
+	    st->op != H_END && st->op != H_NEW_TICKET_KEY) {
 		peer_fail(h, i, "%s without a connection", op_name(st->op));
 		return false;
 	}
@@ -863,6 +869,16 @@ run_step(struct harness *h, struct peer *p, int i, const struct h_step *st)
 		return true;
 	case H_TLS:
 		return step_tls(h, p, i, st->n);
+	case H_NEW_TICKET_KEY:
+		/* Only the peer thread uses the key once h_main_init made
+		 * it, and one peer runs at a time. */
+		gnutls_free(ticket_key.data);
+		ticket_key.data = NULL;
+		if (gnutls_session_ticket_key_generate(&ticket_key) < 0) {
+			peer_fail(h, i, "cannot make a session ticket key");
+			return false;
+		}
+		return true;
 	case H_TICKET: {
 		/* Corked, so that the ticket and the data share a segment,
 		 * as OpenSSL servers (Postfix) often send them. */
@@ -1109,6 +1125,7 @@ h_start_opt(struct harness *h, const char *svc, const struct h_step *script,
 	char err[512] = "";
 	int tries;
 
+	h->opts = opts;
 	if (opts & H_NO_PEER) {
 		if ((h->peer_port = free_port()) < 0)
 			fail_msg("no free port: %s", strerror(errno));
@@ -1235,8 +1252,26 @@ h_stop(struct harness *h)
 
 /* ------------------------------------------------------------ client */
 
+int
+h_free_port(void)
+{
+	return free_port();
+}
+
+void
+h_use_peer_port(struct harness *h, int port)
+{
+	h->peer_port = port;
+}
+
 void
 h_connect(struct harness *h)
+{
+	h_connect_port(h, h->listen_port);
+}
+
+void
+h_connect_port(struct harness *h, int port)
 {
 	struct sockaddr_in sin;
 	int one = 1;
@@ -1247,7 +1282,7 @@ h_connect(struct harness *h)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((uint16_t)h->listen_port);
+	sin.sin_port = htons((uint16_t)port);
 	if (connect(h->cfd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
 		fail_msg("connect to tlshim: %s", strerror(errno));
 }

@@ -53,8 +53,10 @@ enum h_op {
 	H_WAIT_DATA,		/* wait until at least one byte is unread */
 	H_TICKET,		/* a TLS 1.3 NewSessionTicket, then arg, in
 				 * one TCP segment */
-	H_EXPECT_CMD		/* read "<tag> arg..." (IMAP): keep the tag;
+	H_EXPECT_CMD,		/* read "<tag> arg..." (IMAP): keep the tag;
 				 * "$T" in later sends stands for it */
+	H_NEW_TICKET_KEY	/* forget the ticket key: tickets issued so
+				 * far are refused from now on */
 };
 
 struct h_step {
@@ -86,6 +88,7 @@ struct h_step {
 #define P_WAIT_DATA()		{ H_WAIT_DATA, NULL, 0, 0 }
 #define P_TICKET_SEND(s)	{ H_TICKET, (s), sizeof(s) - 1, 0 }
 #define P_EXPECT_CMD(s)		{ H_EXPECT_CMD, (s), sizeof(s) - 1, 0 }
+#define P_NEW_TICKET_KEY()	{ H_NEW_TICKET_KEY, NULL, 0, 0 }
 #define P_END			{ H_END, NULL, 0, 0 }
 
 /* A growing byte buffer, NUL-terminated for convenience. */
@@ -104,12 +107,17 @@ struct h_conn {
 	size_t		 tls_at;	/* text length when TLS started */
 	bool		 tls;		/* TLS was started on it */
 	bool		 eof;		/* the shim closed it */
+	bool		 resumed;	/* its handshake resumed a session */
 };
 
 struct harness;
 
 /* Options for h_start_opt(). */
 #define H_NO_PEER	0x1	/* upstream port with nothing listening */
+#define H_TICKETS	0x2	/* the peer sends TLS 1.3 tickets (GnuTLS: two)
+				 * after each handshake on its own, as
+				 * servers do; h_conn.resumed says if the
+				 * next handshake used one */
 
 /* cmocka fixture: *state becomes a struct harness * */
 int		 h_setup(void **state);
@@ -131,9 +139,16 @@ void		 h_start_opt(struct harness *, const char *svc,
 		    const struct h_step *script, unsigned opts);
 /* h_stop - drain the server, stop the peer, join; idempotent */
 void		 h_stop(struct harness *);
+/* h_free_port - a loopback port nothing listens on, for svc text */
+int		 h_free_port(void);
+/* h_use_peer_port - before h_start: the peer listens on port, so that svc
+ * can name it (a second service's upstream) */
+void		 h_use_peer_port(struct harness *, int port);
 
 /* The legacy client, in the test thread. */
 void		 h_connect(struct harness *);
+/* h_connect_port - connect to another service's listen port (in svc) */
+void		 h_connect_port(struct harness *, int port);
 void		 h_send(struct harness *, const char *);
 void		 h_sendn(struct harness *, const void *, size_t);
 /* h_line - the next line from tlshim (CRLF included), or NULL at EOF or
