@@ -25,7 +25,9 @@
 #include "shim/result.h"
 
 #define TLS_CACHE_MAX		1024	/* entries over all upstreams */
-#define TLS_CACHE_PER_KEY	4	/* entries for one upstream and class */
+/* Tickets are single-use: a busy upstream needs one per concurrent new
+ * session to resume them all (the bench runs 128 at once). */
+#define TLS_CACHE_PER_KEY	256	/* entries for one upstream and class */
 #define TLS_CACHE_MAX_AGE	3600	/* seconds, whatever a ticket allows */
 #define TLS_CACHE_KEY_MAX	400	/* bytes of a key, NUL included */
 
