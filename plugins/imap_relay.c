@@ -263,8 +263,8 @@ relay_side(struct session *s, struct imap_priv *p, struct imap_side *side,
 	return 0;
 }
 
-int
-imap_relay_from_down(struct session *s, const char *buf, size_t len)
+static int
+imap_relay_from_down_lines(struct session *s, const char *buf, size_t len)
 {
 	struct imap_priv *p = sess_priv(s);
 
@@ -344,8 +344,8 @@ up_line(struct session *s, struct imap_priv *p, const char *line,
 	return 0;
 }
 
-int
-imap_relay_from_up(struct session *s, const char *buf, size_t len)
+static int
+imap_relay_from_up_lines(struct session *s, const char *buf, size_t len)
 {
 	struct imap_priv *p = sess_priv(s);
 	int rc;
@@ -353,5 +353,25 @@ imap_relay_from_up(struct session *s, const char *buf, size_t len)
 	rc = relay_side(s, p, &p->up, buf, len, up_line, sess_write_down);
 	if (rc == 0 && p->nlocal > 0 && up_boundary(p))
 		flush_local(s, p);
+	return rc;
+}
+
+int
+imap_relay_from_up(struct session *s, const char *buf, size_t len)
+{
+	struct imap_priv *p = sess_priv(s);
+	int rc = imap_relay_from_up_lines(s, buf, len);
+
+	lb_trim(&p->up.lb);	/* an idle session keeps no buffer */
+	return rc;
+}
+
+int
+imap_relay_from_down(struct session *s, const char *buf, size_t len)
+{
+	struct imap_priv *p = sess_priv(s);
+	int rc = imap_relay_from_down_lines(s, buf, len);
+
+	lb_trim(&p->down.lb);	/* an idle session keeps no buffer */
 	return rc;
 }

@@ -121,8 +121,8 @@ up_line(struct session *s, struct pop3_priv *p, const char *line, size_t len)
 	return 0;
 }
 
-int
-pop3_relay_from_up(struct session *s, const char *buf, size_t len)
+static int
+pop3_relay_from_up_lines(struct session *s, const char *buf, size_t len)
 {
 	struct pop3_priv *p = sess_priv(s);
 	char *line;
@@ -274,8 +274,8 @@ too_long(struct session *s, size_t max)
 	return -1;
 }
 
-int
-pop3_relay_from_down(struct session *s, const char *buf, size_t len)
+static int
+pop3_relay_from_down_lines(struct session *s, const char *buf, size_t len)
 {
 	struct pop3_priv *p = sess_priv(s);
 	char *line;
@@ -314,4 +314,24 @@ pop3_relay_from_down(struct session *s, const char *buf, size_t len)
 			return -1;
 	}
 	return 0;
+}
+
+int
+pop3_relay_from_up(struct session *s, const char *buf, size_t len)
+{
+	struct pop3_priv *p = sess_priv(s);
+	int rc = pop3_relay_from_up_lines(s, buf, len);
+
+	lb_trim(&p->up_lb);	/* an idle session keeps no buffer */
+	return rc;
+}
+
+int
+pop3_relay_from_down(struct session *s, const char *buf, size_t len)
+{
+	struct pop3_priv *p = sess_priv(s);
+	int rc = pop3_relay_from_down_lines(s, buf, len);
+
+	lb_trim(&p->down_lb);	/* an idle session keeps no buffer */
+	return rc;
 }

@@ -137,8 +137,8 @@ up_reply_line(struct session *s, struct smtp_priv *p, const char *line,
 	return 0;
 }
 
-int
-smtp_relay_from_up(struct session *s, const char *buf, size_t len)
+static int
+smtp_relay_from_up_lines(struct session *s, const char *buf, size_t len)
 {
 	struct smtp_priv *p = sess_priv(s);
 	char *line;
@@ -270,8 +270,8 @@ down_command(struct session *s, struct smtp_priv *p, const char *line,
 	return 0;
 }
 
-int
-smtp_relay_from_down(struct session *s, const char *buf, size_t len)
+static int
+smtp_relay_from_down_lines(struct session *s, const char *buf, size_t len)
 {
 	struct smtp_priv *p = sess_priv(s);
 	char *line;
@@ -347,4 +347,24 @@ smtp_relay_from_down(struct session *s, const char *buf, size_t len)
 		}
 	}
 	return 0;
+}
+
+int
+smtp_relay_from_up(struct session *s, const char *buf, size_t len)
+{
+	struct smtp_priv *p = sess_priv(s);
+	int rc = smtp_relay_from_up_lines(s, buf, len);
+
+	lb_trim(&p->up_lb);	/* an idle session keeps no buffer */
+	return rc;
+}
+
+int
+smtp_relay_from_down(struct session *s, const char *buf, size_t len)
+{
+	struct smtp_priv *p = sess_priv(s);
+	int rc = smtp_relay_from_down_lines(s, buf, len);
+
+	lb_trim(&p->down_lb);	/* an idle session keeps no buffer */
+	return rc;
 }

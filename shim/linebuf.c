@@ -113,6 +113,13 @@ lb_next(struct linebuf *lb, char **line, size_t *len)
 	return LB_LINE;
 }
 
+void
+lb_trim(struct linebuf *lb)
+{
+	if (lb->buf != NULL && lb_pending(lb) == 0)
+		lb_release(lb);
+}
+
 /* lb_clear - drop content and release storage */
 void
 lb_clear(struct linebuf *lb)

@@ -38,5 +38,9 @@ size_t	lb_pending(const struct linebuf *);
 /* lb_space - bytes that can still be appended */
 size_t	lb_space(const struct linebuf *);
 void	lb_clear(struct linebuf *);	/* drop content, release storage */
+/* lb_trim - release the storage if nothing is buffered: call it when a
+ * read has been handled, so that an idle session holds no buffer (lines
+ * returned earlier are no longer valid) */
+void	lb_trim(struct linebuf *);
 
 #endif

@@ -110,8 +110,10 @@ sess_free(struct session *s)
 	if (s->out.result == RES_NONE)
 		s->out.result = RES_FAILED;
 	s->out.duration_ms = uv_now(s->srv->loop) - s->out.start_ms;
-	outcome_format(&s->out, line, sizeof(line));
-	logmsg(LOG_L_INFO, "%s", line);
+	if (log_enabled(LOG_L_INFO)) {
+		outcome_format(&s->out, line, sizeof(line));
+		logmsg(LOG_L_INFO, "%s", line);
+	}
 	if (s->srv->on_outcome != NULL)
 		s->srv->on_outcome(&s->out, s->srv->on_outcome_arg);
 	server_session_done(s->srv, s);

@@ -60,6 +60,8 @@ up_plain(struct session *s, const char *data, size_t len)
 	switch (s->state) {
 	case SS_NEGOTIATING:
 		neg_feed(s, data, len);
+		if (s->state == SS_NEGOTIATING)
+			lb_trim(&s->neg);
 		break;
 	case SS_RELAY:
 		s->out.bytes_in += len;

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,17 @@ workers_count(const struct conf *conf)
 
 	if (conf->workers > 0)
 		return conf->workers;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
+	/* The CPUs this process may run on (taskset, cgroups, a container
+	 * limit), not every CPU of the machine: more loops than CPUs only
+	 * take turns. */
+	{
+		cpu_set_t set;
+
+		if (sched_getaffinity(0, sizeof(set), &set) == 0)
+			n = CPU_COUNT(&set);
+		else
+			n = sysconf(_SC_NPROCESSORS_ONLN);
+	}
 	if (n < 1)
 		n = 1;
 	return n > CONF_WORKERS_MAX ? CONF_WORKERS_MAX : (unsigned)n;
