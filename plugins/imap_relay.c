@@ -236,28 +236,18 @@ relay_side(struct session *s, struct imap_priv *p, struct imap_side *side,
 			len -= n;
 			continue;
 		}
-		{
-			const char *lf = memchr(buf, '\n', len);
-			size_t take = lf != NULL ? (size_t)(lf - buf) + 1 : len;
-			enum lb_res r;
-
-			n = lb_append(&side->lb, buf, take);
-			buf += n;
-			len -= n;
-			r = lb_next(&side->lb, &line, &linelen);
-			if (r == LB_MORE) {
-				if (n == 0)
-					return -1;
-				continue;
-			}
-			if (r == LB_TOOBIG) {
-				sess_set_result(s, RES_NONE, "%s line longer "
-				    "than %d bytes", side == &p->down ?
-				    "client" : "server", IMAP_LINE_MAX);
-				return -1;
-			}
+		switch (lb_take_line(&side->lb, &buf, &len, &line, &linelen)) {
+		case LB_MORE:
+			continue;
+		case LB_TOOBIG:
+			sess_set_result(s, RES_NONE, "%s line longer than %d "
+			    "bytes", side == &p->down ? "client" : "server",
+			    IMAP_LINE_MAX);
+			return -1;
+		case LB_LINE:
 			if (on_line(s, p, line, linelen) < 0)
 				return -1;
+			break;
 		}
 	}
 	return 0;

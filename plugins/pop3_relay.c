@@ -147,20 +147,11 @@ pop3_relay_from_up_lines(struct session *s, const char *buf, size_t len)
 		 * status line that starts a body leaves the body's bytes in
 		 * buf, to be relayed without a copy. */
 		{
-			const char *lf = memchr(buf, '\n', len);
-			size_t take = lf != NULL ? (size_t)(lf - buf) + 1 : len;
-			enum lb_res r;
+			enum lb_res r = lb_take_line(&p->up_lb, &buf, &len,
+			    &line, &linelen);
 
-			n = lb_append(&p->up_lb, buf, take);
-			buf += n;
-			len -= n;
-			r = lb_next(&p->up_lb, &line, &linelen);
-			if (r == LB_MORE) {
-				/* n == 0 cannot happen: full is TOOBIG */
-				if (n == 0)
-					return -1;
+			if (r == LB_MORE)
 				continue;
-			}
 			if (r == LB_TOOBIG) {
 				sess_set_result(s, RES_NONE, "server response "
 				    "line longer than %d bytes", POP3_SASL_MAX);
@@ -174,19 +165,6 @@ pop3_relay_from_up_lines(struct session *s, const char *buf, size_t len)
 }
 
 /* --------------------------------------------------------- commands */
-
-/* verb_is - does the command line start with this keyword?  Keywords
- * are case-insensitive (RFC 1939 3). */
-static bool
-verb_is(const char *line, size_t len, const char *verb)
-{
-	size_t k = strlen(verb);
-
-	if (len < k || strncasecmp(line, verb, k) != 0)
-		return false;
-	return len == k || line[k] == ' ' || line[k] == '\r' ||
-	    line[k] == '\n';
-}
 
 /* has_arg - does the command (keyword of length k) have an argument? */
 static bool
@@ -205,7 +183,7 @@ down_command(struct session *s, struct pop3_priv *p, const char *line,
 {
 	enum pop3_cmd kind = CMD_OTHER;
 
-	if (verb_is(line, len, "STLS"))
+	if (proto_verb_is(line, len, "STLS"))
 		return pipe_answer(&p->pipe, s, sess_up_tls(s) ?
 		    "-ERR tlshim: STLS is not available on this connection, "
 		    "the upstream connection is already TLS\r\n" :
@@ -217,15 +195,18 @@ down_command(struct session *s, struct pop3_priv *p, const char *line,
 	 * client that sends them without waiting (a PASS after a refused
 	 * USER, SASL data after a refused AUTH, " PASS x"). */
 	if (!sess_up_tls(s) && !sess_conf(s)->cleartext_auth &&
-	    !verb_is(line, len, "CAPA") && !verb_is(line, len, "QUIT")) {
+	    !proto_verb_is(line, len, "CAPA") &&
+	    !proto_verb_is(line, len, "QUIT")) {
 		outcome_add_reason(sess_outcome(s), "refused credentials: the "
 		    "upstream connection is not TLS");
 		return pipe_answer(&p->pipe, s, "-ERR [AUTH] tlshim: "
 		    "encryption required for authentication, and the upstream "
 		    "connection is not TLS\r\n");
 	}
-	if (verb_is(line, len, "USER") || verb_is(line, len, "PASS") ||
-	    verb_is(line, len, "APOP") || verb_is(line, len, "AUTH")) {
+	if (proto_verb_is(line, len, "USER") ||
+	    proto_verb_is(line, len, "PASS") ||
+	    proto_verb_is(line, len, "APOP") ||
+	    proto_verb_is(line, len, "AUTH")) {
 		if (!sess_up_tls(s) && !sess_conf(s)->cleartext_auth) {
 			/* RFC 2595 2.3, RFC 8314 5.2; the [AUTH] code of RFC
 			 * 3206 says the failure is about authentication,
@@ -236,7 +217,7 @@ down_command(struct session *s, struct pop3_priv *p, const char *line,
 			    "encryption required for authentication, and the "
 			    "upstream connection is not TLS\r\n");
 		}
-		if (verb_is(line, len, "AUTH")) {
+		if (proto_verb_is(line, len, "AUTH")) {
 			/* AUTH alone lists mechanisms in a multi-line
 			 * answer (RFC 1734 servers); with a mechanism it
 			 * starts an exchange whose lines are credentials. */
@@ -246,12 +227,13 @@ down_command(struct session *s, struct pop3_priv *p, const char *line,
 			} else
 				kind = CMD_MULTI;
 		}
-	} else if (verb_is(line, len, "CAPA"))
+	} else if (proto_verb_is(line, len, "CAPA"))
 		kind = CMD_CAPA;
-	else if (verb_is(line, len, "RETR") || verb_is(line, len, "TOP"))
+	else if (proto_verb_is(line, len, "RETR") ||
+	    proto_verb_is(line, len, "TOP"))
 		kind = CMD_MULTI;
-	else if ((verb_is(line, len, "LIST") || verb_is(line, len, "UIDL")) &&
-	    !has_arg(line, len, 4))
+	else if ((proto_verb_is(line, len, "LIST") ||
+	    proto_verb_is(line, len, "UIDL")) && !has_arg(line, len, 4))
 		kind = CMD_MULTI;
 	if (!pipe_push(&p->pipe, kind)) {
 		sess_set_result(s, RES_NONE, "client pipelined more than %d "
@@ -279,25 +261,17 @@ pop3_relay_from_down_lines(struct session *s, const char *buf, size_t len)
 {
 	struct pop3_priv *p = sess_priv(s);
 	char *line;
-	size_t n, linelen;
+	size_t linelen;
 
 	while (len > 0) {
 		/* One line at a time: the line that starts AUTH changes how
 		 * the lines after it are read. */
-		const char *lf = memchr(buf, '\n', len);
-		size_t take = lf != NULL ? (size_t)(lf - buf) + 1 : len;
 		size_t max = p->down == DOWN_SASL ? POP3_SASL_MAX :
 		    POP3_LINE_MAX;
-		enum lb_res r;
+		enum lb_res r = lb_take_line(&p->down_lb, &buf, &len, &line,
+		    &linelen);
 
-		n = lb_append(&p->down_lb, buf, take);
-		buf += n;
-		len -= n;
-		r = lb_next(&p->down_lb, &line, &linelen);
 		if (r == LB_MORE) {
-			/* n == 0 cannot happen: full is TOOBIG */
-			if (n == 0)
-				return -1;
 			if (lb_pending(&p->down_lb) > max)
 				return too_long(s, max);
 			continue;

@@ -75,6 +75,9 @@ struct proto {
 const struct proto *proto_find(const char *name);
 /* proto_names - "smtp, submission" for error messages */
 const char	*proto_names(void);
+/* proto_verb_is - does a command line start with this keyword (any case,
+ * followed by a blank or the line's end)?  For SMTP and POP3 commands. */
+bool		 proto_verb_is(const char *line, size_t len, const char *verb);
 
 /*
  * What a plugin may call on a session.  Implemented in shim/session.c

@@ -166,18 +166,6 @@ smtp_relay_from_up_lines(struct session *s, const char *buf, size_t len)
 
 /* --------------------------------------------------------- commands */
 
-/* verb_is - does the command line start with this verb? */
-static bool
-verb_is(const char *line, size_t len, const char *verb)
-{
-	size_t k = strlen(verb);
-
-	if (len < k || strncasecmp(line, verb, k) != 0)
-		return false;
-	return len == k || line[k] == ' ' || line[k] == '\r' ||
-	    line[k] == '\n';
-}
-
 /* parse_bdat - "BDAT <size> [LAST]" (RFC 3030); false if malformed */
 static bool
 parse_bdat(const char *line, size_t len, uint64_t *size)
@@ -210,7 +198,7 @@ known_verb(const char *line, size_t len)
 	    "ETRN", "XCLIENT", "XFORWARD", NULL };
 
 	for (size_t i = 0; verbs[i] != NULL; i++)
-		if (verb_is(line, len, verbs[i]))
+		if (proto_verb_is(line, len, verbs[i]))
 			return true;
 	return false;
 }
@@ -222,13 +210,13 @@ down_command(struct session *s, struct smtp_priv *p, const char *line,
 {
 	enum smtp_cmd kind = CMD_OTHER;
 
-	if (verb_is(line, len, "STARTTLS"))
+	if (proto_verb_is(line, len, "STARTTLS"))
 		return pipe_answer(&p->pipe, s, sess_up_tls(s) ?
 		    "502 5.5.1 tlshim: STARTTLS is not needed here, the "
 		    "upstream connection is already TLS\r\n" :
 		    "502 5.5.1 tlshim: STARTTLS is not available on this "
 		    "connection\r\n");
-	if (verb_is(line, len, "AUTH")) {
+	if (proto_verb_is(line, len, "AUTH")) {
 		if (!sess_up_tls(s) && !sess_conf(s)->cleartext_auth) {
 			outcome_add_reason(sess_outcome(s), "refused AUTH: "
 			    "the upstream connection is not TLS");
@@ -247,14 +235,14 @@ down_command(struct session *s, struct smtp_priv *p, const char *line,
 		return pipe_answer(&p->pipe, s, "500 5.5.1 tlshim: "
 		    "unrecognized command, not relayed on a connection that "
 		    "is not TLS\r\n");
-	} else if (verb_is(line, len, "EHLO"))
+	} else if (proto_verb_is(line, len, "EHLO"))
 		kind = CMD_EHLO;
-	else if (verb_is(line, len, "DATA")) {
+	else if (proto_verb_is(line, len, "DATA")) {
 		kind = CMD_DATA;
 		p->down = DOWN_DATA;
 		dotscan_reset(&p->data);
 		p->data_seen = false;
-	} else if (verb_is(line, len, "BDAT")) {
+	} else if (proto_verb_is(line, len, "BDAT")) {
 		uint64_t size;
 		if (parse_bdat(line, len, &size) && size > 0) {
 			p->down = DOWN_BDAT;
@@ -315,19 +303,11 @@ smtp_relay_from_down_lines(struct session *s, const char *buf, size_t len)
 		 * command switching to content mode leaves the bytes after
 		 * it in buf, to be relayed as content without a copy. */
 		{
-			const char *lf = memchr(buf, '\n', len);
-			size_t take = lf != NULL ? (size_t)(lf - buf) + 1 : len;
-			enum lb_res r;
+			enum lb_res r = lb_take_line(&p->down_lb, &buf, &len,
+			    &line, &linelen);
 
-			n = lb_append(&p->down_lb, buf, take);
-			buf += n;
-			len -= n;
-			r = lb_next(&p->down_lb, &line, &linelen);
-			if (r == LB_MORE) {
-				if (n == 0)	/* cannot happen: full is TOOBIG */
-					return -1;
+			if (r == LB_MORE)
 				continue;
-			}
 			if (r == LB_TOOBIG) {
 				static const char toolong[] =
 				    "500 5.5.2 tlshim: line too long\r\n";

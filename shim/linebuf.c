@@ -113,6 +113,25 @@ lb_next(struct linebuf *lb, char **line, size_t *len)
 	return LB_LINE;
 }
 
+enum lb_res
+lb_take_line(struct linebuf *lb, const char **buf, size_t *len, char **line,
+    size_t *linelen)
+{
+	const char *lf = memchr(*buf, '\n', *len);
+	size_t take = lf != NULL ? (size_t)(lf - *buf) + 1 : *len;
+	size_t n = lb_append(lb, *buf, take);
+	enum lb_res r;
+
+	*buf += n;
+	*len -= n;
+	r = lb_next(lb, line, linelen);
+	/* Nothing taken and no line: the buffer is full, which lb_next()
+	 * already calls TOOBIG; say so even if that ever changed. */
+	if (r == LB_MORE && n == 0 && take > 0)
+		return LB_TOOBIG;
+	return r;
+}
+
 void
 lb_trim(struct linebuf *lb)
 {

@@ -33,6 +33,15 @@ size_t	lb_append(struct linebuf *, const char *data, size_t len);
  * and stays valid until the next call on lb.
  */
 enum lb_res lb_next(struct linebuf *, char **line, size_t *len);
+/*
+ * lb_take_line - buffer input from *buf up to its first LF at most, then
+ * return the next line as lb_next() does.  *buf and *len advance past what
+ * was taken.  Taking one line at a time leaves the bytes after it in the
+ * caller's buffer, for a line that changes how they are read (a command
+ * that starts message content, a literal, a SASL exchange).
+ */
+enum lb_res lb_take_line(struct linebuf *, const char **buf, size_t *len,
+	    char **line, size_t *linelen);
 /* lb_pending - bytes buffered and not yet returned as lines */
 size_t	lb_pending(const struct linebuf *);
 /* lb_space - bytes that can still be appended */

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "plugins/proto.h"
 
@@ -47,4 +48,15 @@ proto_names(void)
 		}
 	}
 	return names;
+}
+
+bool
+proto_verb_is(const char *line, size_t len, const char *verb)
+{
+	size_t k = strlen(verb);
+
+	if (len < k || strncasecmp(line, verb, k) != 0)
+		return false;
+	return len == k || line[k] == ' ' || line[k] == '\r' ||
+	    line[k] == '\n';
 }
