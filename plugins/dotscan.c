@@ -26,14 +26,29 @@ dotscan_feed(struct dotscan *d, const char *buf, size_t len, bool *end)
 		char c = buf[i];
 
 		if (st == DS_MID) {
-			/* The common case: skip to the next CR at once. */
-			const char *cr = memchr(buf + i, '\r', len - i);
-			if (cr == NULL) {
+			/* The common case, inside a line: the end can only
+			 * be at a dot right after CRLF, so skip from dot to
+			 * dot (base64 bodies have none at all) instead of
+			 * from line to line. */
+			const char *dot = memchr(buf + i, '.', len - i);
+			size_t j;
+
+			if (dot == NULL) {
+				/* Where the next chunk starts: after CRLF, after
+				 * CR, or inside a line.  A lone LF right after
+				 * a byte of a line is a bare LF. */
+				if (len - i >= 2 && buf[len - 2] == '\r' &&
+				    buf[len - 1] == '\n')
+					st = DS_BOL;
+				else if (buf[len - 1] == '\r')
+					st = DS_CR;
 				i = len;
 				break;
 			}
-			i = (size_t)(cr - buf) + 1;
-			st = DS_CR;
+			j = (size_t)(dot - buf);
+			st = j - i >= 2 && buf[j - 2] == '\r' &&
+			    buf[j - 1] == '\n' ? DS_DOT : DS_MID;
+			i = j + 1;
 			continue;
 		}
 		i++;
