@@ -352,7 +352,11 @@ wait_closed() {
 
 # pki_make - a test CA and the server certificates, in $LAB_TMP/pki:
 #   ca.pem                        the CA tlshimd trusts (ca_file)
-#   good.pem good.key             DNS:localhost IP:127.0.0.1 IP:$LAB_IP
+#   good.pem good.key             DNS:localhost IP:127.0.0.1 IP:$LAB_IP,
+#                                 and DNS:NAME for each NAME in the
+#                                 variable PKI_EXTRA_DNS (space separated)
+#   good-chain.pem                good.pem followed by ca.pem (a server
+#                                 that sends its CA, as DANE-TA needs)
 #   wrong.pem wrong.key           DNS:other.test IP:127.0.0.99 only
 #   untrusted.pem untrusted.key   self-signed, right names, not in ca.pem
 pki_make() {
@@ -393,11 +397,16 @@ pki_make() {
 			} >"$_n.tmpl"
 			_key "$_n.key"
 		}
-		_leaf good localhost 2 'dns_name = "localhost"' \
+		set --		# the SANs of PKI_EXTRA_DNS
+		for _d in ${PKI_EXTRA_DNS:-}; do
+			set -- "$@" "dns_name = \"$_d\""
+		done
+		_leaf good localhost 2 'dns_name = "localhost"' "$@" \
 		    'ip_address = "127.0.0.1"' "ip_address = \"$LAB_IP\""
 		certtool --generate-certificate --load-privkey good.key \
 		    --load-ca-certificate ca.pem --load-ca-privkey ca.key \
 		    --template good.tmpl --outfile good.pem >/dev/null 2>&1
+		cat good.pem ca.pem >good-chain.pem
 		_leaf wrong other.test 3 'dns_name = "other.test"' \
 		    'ip_address = "127.0.0.99"'
 		certtool --generate-certificate --load-privkey wrong.key \
@@ -418,7 +427,8 @@ pki_make() {
 # ---------------------------------------------------- private Postfix
 
 # pf_start - a private Postfix in $LAB_TMP/pf, listening on $LAB_IP:
-#   PF_GOOD       STARTTLS offered, good certificate
+#   PF_GOOD       STARTTLS offered, good certificate sent with its CA
+#                 (good-chain.pem: DANE-TA needs the anchor in the chain)
 #   PF_WRONG      STARTTLS offered, wrong-name certificate
 #   PF_UNTRUSTED  STARTTLS offered, self-signed certificate
 #   PF_PLAIN      no TLS at all
@@ -436,7 +446,8 @@ pf_start() {
 	mkdir -p "$PF_DIR/etc" "$PF_DIR/queue" "$PF_DIR/data" "$LAB_TMP/mail"
 	# Postfix daemons run as postfix and must read the keys.
 	mkdir -p "$PF_DIR/tls"
-	cp "$LAB_PKI"/good.* "$LAB_PKI"/wrong.* "$LAB_PKI"/untrusted.* "$PF_DIR/tls/"
+	cp "$LAB_PKI"/good.* "$LAB_PKI"/good-chain.pem "$LAB_PKI"/wrong.* \
+	    "$LAB_PKI"/untrusted.* "$PF_DIR/tls/"
 	chown -R postfix "$PF_DIR/tls"
 	chmod 700 "$PF_DIR/tls"
 	chown postfix "$PF_DIR/data"
@@ -509,7 +520,7 @@ pf_start() {
 	_tlsopt="-o smtpd_tls_security_level=may -o smtpd_tls_chain_files"
 	cat >"$PF_DIR/etc/master.cf" <<-EOF
 	# Listeners: all on $LAB_IP (PF_LOCAL on 127.0.0.1), never elsewhere.
-	$LAB_IP:$PF_GOOD inet n - n - - smtpd -o syslog_name=lab/good $_tlsopt=$_tls/good.key,$_tls/good.pem
+	$LAB_IP:$PF_GOOD inet n - n - - smtpd -o syslog_name=lab/good $_tlsopt=$_tls/good.key,$_tls/good-chain.pem
 	$LAB_IP:$PF_WRONG inet n - n - - smtpd -o syslog_name=lab/wrong $_tlsopt=$_tls/wrong.key,$_tls/wrong.pem
 	$LAB_IP:$PF_UNTRUSTED inet n - n - - smtpd -o syslog_name=lab/untrusted $_tlsopt=$_tls/untrusted.key,$_tls/untrusted.pem
 	$LAB_IP:$PF_PLAIN inet n - n - - smtpd -o syslog_name=lab/plain -o smtpd_tls_security_level=none
