@@ -49,6 +49,13 @@ struct proto {
 	enum tls_level	 default_level;
 	size_t		 line_max;	/* longest upstream line in negotiation */
 	size_t		 priv_size;	/* per-session state, zeroed by the core */
+	/* Routing by DNS: upstream = mx:DOMAIN is allowed (SMTP relaying,
+	 * RFC 5321 5.1); upstream = srv:DOMAIN asks for _LABEL._tcp.DOMAIN,
+	 * the implicit-TLS label with tls = implicit (RFC 6186, 8314 5.1).
+	 * NULL labels: no SRV routing for this protocol. */
+	bool		 mx_routing;
+	const char	*srv_label;
+	const char	*srv_label_implicit;
 
 	enum step	(*up_begin)(struct session *);
 	enum step	(*up_line)(struct session *, const char *line,

@@ -200,6 +200,7 @@ const struct proto proto_smtp = {
 	.name = "smtp",
 	.port = 25,
 	.default_level = LEV_MAY,
+	.mx_routing = true,
 	SMTP_PLUGIN
 };
 
@@ -209,5 +210,7 @@ const struct proto proto_submission = {
 	.name = "submission",
 	.port = 587,
 	.default_level = LEV_ENCRYPT,
+	.srv_label = "submission",
+	.srv_label_implicit = "submissions",
 	SMTP_PLUGIN
 };

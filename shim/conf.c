@@ -28,8 +28,8 @@ const struct name_code level_names[] = {
 	{ "none",	LEV_NONE,	false },
 	{ "may",	LEV_MAY,	false },
 	{ "encrypt",	LEV_ENCRYPT,	false },
-	{ "dane",	LEV_DANE,	true },
-	{ "dane-only",	LEV_DANE_ONLY,	true },
+	{ "dane",	LEV_DANE,	false },
+	{ "dane-only",	LEV_DANE_ONLY,	false },
 	{ "verify",	LEV_VERIFY,	false },
 	{ NULL,		-1,		false }
 };
@@ -43,6 +43,11 @@ const struct name_code direction_names[] = {
 	{ "outbound",	DIR_OUTBOUND,	false },
 	{ "inbound",	DIR_INBOUND,	true },
 	{ NULL,		-1,		false }
+};
+const struct name_code dnssec_names[] = {
+	{ "trust-ad",	CONF_DNSSEC_TRUST_AD,	false },
+	{ "off",	CONF_DNSSEC_OFF,	false },
+	{ NULL,		-1,			false }
 };
 const struct name_code log_level_names[] = {
 	{ "err",	LOG_L_ERR,	false },
@@ -101,6 +106,15 @@ const char *
 direction_name(enum direction d)
 {
 	return name_of(direction_names, (int)d);
+}
+
+/* upstream_kind_name - "host", "mx" or "srv" */
+const char *
+upstream_kind_name(enum upstream_kind k)
+{
+	static const char *const names[] = { "host", "mx", "srv" };
+
+	return k < UPK_LAST ? names[k] : "?";
 }
 
 /* level_requires_tls - may this level ever relay in plaintext? */

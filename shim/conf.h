@@ -28,14 +28,22 @@ enum tls_mode {
 	TLSM_LAST
 };
 enum direction { DIR_OUTBOUND = 0, DIR_INBOUND, DIR_LAST };
+/* How the upstream is found: a fixed host (name or address), the MX hosts
+ * of a mail domain (RFC 5321 5.1), or the SRV records of a domain for the
+ * protocol (RFC 6186, 8314). */
+enum upstream_kind { UPK_HOST = 0, UPK_MX, UPK_SRV, UPK_LAST };
+/* Whose DNSSEC verdict to believe: a loopback resolver's AD bit, or none. */
+enum conf_dnssec { CONF_DNSSEC_TRUST_AD = 0, CONF_DNSSEC_OFF, CONF_DNSSEC_LAST };
 
 const char	*level_name(enum tls_level);
 const char	*tls_mode_name(enum tls_mode);
 const char	*direction_name(enum direction);
+const char	*upstream_kind_name(enum upstream_kind);
 /* level_requires_tls - may this level ever relay in plaintext? */
 bool		 level_requires_tls(enum tls_level);
 
 #define CONF_MAX_LISTEN		8
+#define CONF_MAX_RESOLVERS	3
 #define CONF_WORKERS_MAX	64
 #define CONF_ERR_MAX		512
 
@@ -57,8 +65,11 @@ struct conf_service {
 	enum direction		 direction;
 	struct conf_addr	 listen[CONF_MAX_LISTEN];
 	size_t			 nlisten;
-	char			*upstream_host;	/* name or address literal */
-	uint16_t		 upstream_port;
+	enum upstream_kind	 upstream_kind;
+	char			*upstream_host;	/* name or address literal;
+						 * the domain for mx and srv */
+	uint16_t		 upstream_port;	/* for mx: the port of every
+						 * MX host; unused for srv */
 	bool			 upstream_is_ip;
 	enum tls_mode		 tls;
 	enum tls_level		 level;
@@ -84,6 +95,10 @@ struct conf {
 	char			*user;		/* NULL: do not drop privileges */
 	int			 log_level;	/* enum log_level */
 	unsigned		 workers;	/* event loops; 0: one per CPU */
+	struct conf_addr	 resolver[CONF_MAX_RESOLVERS];
+	size_t			 nresolvers;	/* 0: /etc/resolv.conf's */
+	int			 resolver_line;
+	enum conf_dnssec	 dnssec;
 	struct conf_service	*services;
 	size_t			 nservices;
 };

@@ -24,6 +24,7 @@ extern const struct name_code level_names[];
 extern const struct name_code tls_mode_names[];
 extern const struct name_code direction_names[];
 extern const struct name_code log_level_names[];
+extern const struct name_code dnssec_names[];
 extern const struct name_code bool_names[];
 
 /* name_lookup - the entry spelled name (any case), NULL if none */

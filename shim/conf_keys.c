@@ -31,6 +31,7 @@
 _Static_assert(sizeof(enum tls_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum tls_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum direction) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum conf_dnssec) == sizeof(int), "enum size");
 
 /* bad_value - "invalid value 'V' for 'KEY': expected ..." */
 static bool
@@ -403,10 +404,57 @@ set_listen(struct conf_parser *p, const struct conf_key *k, void *field,
 	return true;
 }
 
+/* host_port - "host[:port]", "IPv4[:port]" or "[IPv6][:port]" into buf
+ * (a name or address, checked) and *port (left alone when absent) */
+static bool
+host_port(const char *value, char *buf, size_t buflen, uint16_t *port,
+    bool *is_ip)
+{
+	const char	*host = value, *pt = NULL, *colon;
+	size_t		 hlen;
+	unsigned char	 bin[sizeof(struct in6_addr)];
+
+	if (value[0] == '[') {
+		const char *close = strchr(value, ']');
+
+		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+			return false;
+		host = value + 1;
+		hlen = (size_t)(close - host);
+		if (close[1] == ':')
+			pt = close + 2;
+		if (hlen == 0 || hlen >= buflen)
+			return false;
+		memcpy(buf, host, hlen);
+		buf[hlen] = '\0';
+		if (inet_pton(AF_INET6, buf, bin) != 1)
+			return false;
+		*is_ip = true;
+	} else {
+		if ((colon = strchr(value, ':')) != NULL &&
+		    strchr(colon + 1, ':') != NULL)
+			return false;
+		hlen = colon != NULL ? (size_t)(colon - value) : strlen(value);
+		if (colon != NULL)
+			pt = colon + 1;
+		if (hlen == 0 || hlen >= buflen)
+			return false;
+		memcpy(buf, host, hlen);
+		buf[hlen] = '\0';
+		*is_ip = inet_pton(AF_INET, buf, bin) == 1;
+		if (!*is_ip && !conf_dns_name_ok(buf, hlen))
+			return false;
+	}
+	return pt == NULL || port_ok(pt, strlen(pt), port);
+}
+
 /*
- * set_upstream - "host", "host:port", "IPv4[:port]" or "[IPv6][:port]".
- * Without a port the section's protocol and tls mode decide it, once the
- * section is complete (section_close).
+ * set_upstream - "host", "host:port", "IPv4[:port]" or "[IPv6][:port]";
+ * "mx:DOMAIN[:port]" (the domain's MX hosts, each on port, 25 unless
+ * given: Postfix's relayhost = domain:port does the same); "srv:DOMAIN"
+ * (the protocol's SRV records, RFC 6186 and 8314).  Without a port the
+ * section's protocol and tls mode decide it, once the section is complete
+ * (section_close), which also checks that the protocol allows mx or srv.
  */
 static bool
 set_upstream(struct conf_parser *p, const struct conf_key *k, void *field,
@@ -414,63 +462,94 @@ set_upstream(struct conf_parser *p, const struct conf_key *k, void *field,
 {
 	static const char *const later[] = { "transparent", "srv", "mx" };
 	struct conf_service	*s = conf_cur_svc(p);
-	const char		*host = value, *port = NULL, *colon;
 	char			 buf[256];
-	size_t			 hlen;
-	unsigned char		 bin[sizeof(struct in6_addr)];
 	bool			 ip;
 
 	(void)field;
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
 		if (strcasecmp(value, later[i]) == 0)
-			goto later;
-	if (strncasecmp(value, "srv:", 4) == 0 ||
-	    strncasecmp(value, "mx:", 3) == 0)
-		goto later;
-
-	if (value[0] == '[') {
-		const char *close = strchr(value, ']');
-
-		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-			goto bad;
-		host = value + 1;
-		hlen = (size_t)(close - host);
-		if (close[1] == ':')
-			port = close + 2;
-		if (hlen == 0 || hlen >= sizeof(buf))
-			goto bad;
-		memcpy(buf, host, hlen);
-		buf[hlen] = '\0';
-		if (inet_pton(AF_INET6, buf, bin) != 1)
-			goto bad;
-		ip = true;
-	} else {
-		if ((colon = strchr(value, ':')) != NULL &&
-		    strchr(colon + 1, ':') != NULL)
-			return bad_value(p, k, value, "host[:port], with an "
-			    "IPv6 address in brackets: [2001:db8::1]:25");
-		hlen = colon != NULL ? (size_t)(colon - value) : strlen(value);
-		if (colon != NULL)
-			port = colon + 1;
-		if (hlen == 0 || hlen >= sizeof(buf))
-			goto bad;
-		memcpy(buf, host, hlen);
-		buf[hlen] = '\0';
-		ip = inet_pton(AF_INET, buf, bin) == 1;
-		if (!ip && !conf_dns_name_ok(buf, hlen))
-			goto bad;
+			return conf_perr(p, p->lineno, "upstream = %s " CONF_LATER
+			    "%s", value, i == 0 ? "" :
+			    " (use mx:DOMAIN or srv:DOMAIN)");
+	s->upstream_kind = UPK_HOST;
+	if (strncasecmp(value, "mx:", 3) == 0) {
+		s->upstream_kind = UPK_MX;
+		value += 3;
+	} else if (strncasecmp(value, "srv:", 4) == 0) {
+		s->upstream_kind = UPK_SRV;
+		value += 4;
 	}
-	if (port != NULL && !port_ok(port, strlen(port), &s->upstream_port))
-		goto bad;
+	if (value[0] != '[' && strchr(value, ':') != NULL &&
+	    strchr(strchr(value, ':') + 1, ':') != NULL)
+		return bad_value(p, k, value, "host[:port], with an IPv6 "
+		    "address in brackets: [2001:db8::1]:25");
+	if (!host_port(value, buf, sizeof(buf), &s->upstream_port, &ip))
+		return bad_value(p, k, value, s->upstream_kind == UPK_HOST ?
+		    "host, host:port, IPv4[:port] or [IPv6][:port], with port "
+		    "1-65535, or mx:DOMAIN[:port] or srv:DOMAIN" :
+		    "a domain name after mx: or srv: (mx:DOMAIN[:port])");
+	if (s->upstream_kind != UPK_HOST && ip)
+		return bad_value(p, k, value, "a domain name after mx: or "
+		    "srv:, not an address");
+	if (s->upstream_kind == UPK_SRV && strchr(value, ':') != NULL)
+		return bad_value(p, k, value, "srv:DOMAIN without a port (the "
+		    "SRV records give it)");
 	if ((s->upstream_host = strdup(buf)) == NULL)
 		return conf_perr(p, p->lineno, "out of memory");
 	s->upstream_is_ip = ip;
 	return true;
+}
+
+/*
+ * set_resolver - up to CONF_MAX_RESOLVERS addresses, "IPv4[:port]",
+ * "[IPv6][:port]" or a bare IPv6 address, separated by commas or blanks;
+ * the port is 53 unless given.  Addresses only: the resolver is what
+ * turns names into addresses.
+ */
+static bool
+set_resolver(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	struct conf	*c = p->conf;
+	const char	*t = value;
+	char		 one[80];
+	size_t		 n, colons;
+
+	(void)field;
+	c->nresolvers = 0;
+	for (;;) {
+		t += strspn(t, ", \t");
+		if (*t == '\0')
+			break;
+		n = strcspn(t, ", \t");
+		if (c->nresolvers == CONF_MAX_RESOLVERS)
+			return conf_perr(p, p->lineno, "too many resolvers "
+			    "(at most %d)", CONF_MAX_RESOLVERS);
+		if (n + 8 >= sizeof(one))
+			goto bad;
+		colons = 0;
+		for (size_t i = 0; i < n; i++)
+			colons += t[i] == ':';
+		if (t[0] == '[' && t[n - 1] == ']')	/* [IPv6] */
+			snprintf(one, sizeof(one), "%.*s:53", (int)n, t);
+		else if (t[0] != '[' && colons > 1)	/* bare IPv6 */
+			snprintf(one, sizeof(one), "[%.*s]:53", (int)n, t);
+		else if (colons == 0)			/* IPv4 */
+			snprintf(one, sizeof(one), "%.*s:53", (int)n, t);
+		else
+			snprintf(one, sizeof(one), "%.*s", (int)n, t);
+		if (!addr_parse(one, strlen(one), &c->resolver[c->nresolvers]))
+			goto bad;
+		c->nresolvers++;
+		t += n;
+	}
+	if (c->nresolvers == 0)
+		goto bad;
+	c->resolver_line = p->lineno;
+	return true;
 bad:
-	return bad_value(p, k, value, "host, host:port, IPv4[:port] or "
-	    "[IPv6][:port], with port 1-65535");
-later:
-	return conf_perr(p, p->lineno, "upstream = %s " CONF_LATER, value);
+	return bad_value(p, k, value, "resolver addresses: IPv4[:port] or "
+	    "[IPv6][:port], port 53 by default, separated by blanks");
 }
 
 /* set_helo - a DNS name to introduce ourselves with */
@@ -510,8 +589,8 @@ const struct conf_key conf_global_keys[] = {
 				KF_DEFAULTS },
 	{ "max_sessions",	set_count, SVC(max_sessions), 0, NULL,
 				KF_DEFAULTS },
-	{ "resolver",		conf_set_later, 0, 0, NULL, 0 },
-	{ "dnssec",		conf_set_later, 0, 0, NULL, 0 },
+	{ "resolver",		set_resolver, GLB(resolver), 0, NULL, 0 },
+	{ "dnssec",		set_name, GLB(dnssec),     0, dnssec_names, 0 },
 	{ "control_socket",	conf_set_later, 0, 0, NULL, 0 },
 	{ "metrics_listen",	conf_set_later, 0, 0, NULL, 0 },
 	{ "workers",		set_workers, GLB(workers), 0, NULL, 0 },

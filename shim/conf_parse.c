@@ -92,6 +92,23 @@ section_close(struct conf_parser *p)
 	if (s->tls == TLSM_IMPLICIT && s->level == LEV_NONE)
 		return conf_perr(p, s->line, "[%s]: security = none "
 		    "contradicts tls = implicit", s->name);
+	if (s->upstream_kind == UPK_MX && !s->proto->mx_routing)
+		return conf_perr(p, s->line, "[%s]: upstream = mx:%s is for "
+		    "protocol smtp (relaying to a mail domain); %s servers "
+		    "are found with srv:DOMAIN or host:port", s->name,
+		    s->upstream_host, s->proto->name);
+	if (s->upstream_kind == UPK_SRV && s->proto->srv_label == NULL)
+		return conf_perr(p, s->line, "[%s]: upstream = srv:%s: protocol "
+		    "%s has no SRV records (use mx:DOMAIN or host:port)",
+		    s->name, s->upstream_host, s->proto->name);
+	/* TLSA records are found by name: an address has none (RFC 7672
+	 * 2.2.2), so DANE could never apply. */
+	if ((s->level == LEV_DANE || s->level == LEV_DANE_ONLY) &&
+	    s->upstream_is_ip)
+		return conf_perr(p, s->line, "[%s]: security = %s needs the "
+		    "upstream as a host name: TLSA records are looked up by "
+		    "name, never for an address", s->name,
+		    level_name(s->level));
 	if (s->upstream_port == 0) {
 		s->upstream_port = s->tls == TLSM_IMPLICIT ?
 		    s->proto->implicit_port : s->proto->port;
@@ -356,6 +373,17 @@ conf_parse(const char *text, size_t len, const char *name,
 		section_close(&p);
 	if (!p.failed && p.conf->nservices == 0)
 		conf_perr(&p, 0, "no service sections: nothing to relay");
+	/* [global] may come after the services: check what depends on it
+	 * once everything is read. */
+	for (size_t i = 0; !p.failed && i < p.conf->nservices; i++) {
+		const struct conf_service *s = &p.conf->services[i];
+
+		if ((s->level == LEV_DANE || s->level == LEV_DANE_ONLY) &&
+		    p.conf->dnssec == CONF_DNSSEC_OFF)
+			conf_perr(&p, s->line, "[%s]: security = %s needs "
+			    "dnssec = trust-ad (with dnssec = off no TLSA record "
+			    "is ever secure)", s->name, level_name(s->level));
+	}
 	if (!p.failed) {
 		default_helo(helo, sizeof(helo));
 		if (!conf_inherit(p.conf, &p.dflt, helo))

@@ -137,6 +137,7 @@ outcome_format(const struct outcome *o, char *buf, size_t len)
 	put_kv(buf, len, &n, "name_source", o->name_source);
 	put_kv(buf, len, &n, "cert_sha256", o->cert_sha256);
 	put_kv(buf, len, &n, "spki_sha256", o->spki_sha256);
+	put_kv(buf, len, &n, "tlsa", o->tlsa);
 	put_kv(buf, len, &n, "resumed", o->resumed ? "yes" : "no");
 	put_num(buf, len, &n, "bytes_in", o->bytes_in);
 	put_num(buf, len, &n, "bytes_out", o->bytes_out);

@@ -55,9 +55,15 @@ struct outcome {
 	char		 group[32];
 	char		 cert_sha256[65];
 	char		 spki_sha256[65];
+	char		 cert_subject[256];	/* the leaf's, RFC 4514 form */
+	char		 cert_issuer[256];
+	time_t		 cert_expires;		/* its notAfter; 0: unknown */
 	enum auth	 auth;
 	char		 dnssec[16];		/* empty: no lookup made */
-	char		 name_source[16];	/* where peer came from: config */
+	char		 name_source[16];	/* where peer came from: config,
+						 * mx, srv */
+	char		 tlsa[512];		/* the usable TLSA records the
+						 * session was checked against */
 	uint64_t	 bytes_in;		/* upstream -> legacy client */
 	uint64_t	 bytes_out;		/* legacy client -> upstream */
 	uint64_t	 duration_ms;

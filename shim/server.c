@@ -294,6 +294,8 @@ server_init(struct server *srv, uv_loop_t *loop, struct conf *conf,
 	if (!open_all(srv, conf, &list, err, errlen))
 		return false;
 	srv->listeners = list;
+	if (!server_dns_setup(srv, conf, err, errlen))
+		return false;
 	for (l = list; l != NULL; l = l->next) {
 		l->keep = false;
 		if (srv->joins)
@@ -354,6 +356,9 @@ server_apply(struct server *srv, struct conf *conf)
 	}
 	srv->listeners = list;
 	log_set_level((enum log_level)conf->log_level);
+	if (!server_dns_setup(srv, conf, err, sizeof(err)))
+		logmsg(LOG_L_ERR, "reload: DNS: %s; keeping the previous "
+		    "resolver settings", err);
 	conf_unref(srv->conf);
 	srv->conf = conf;
 	return true;
@@ -435,6 +440,7 @@ server_close(struct server *srv)
 		srv->listeners = l->next;
 		listener_close(l);
 	}
+	server_dns_close(srv);
 	if (srv->signals) {
 		srv->signals = false;
 		uv_close((uv_handle_t *)&srv->sig_hup, NULL);

@@ -15,12 +15,15 @@
 
 struct session;
 struct listener;
+struct server_dns;
 
 struct server {
 	uv_loop_t		*loop;
 	struct conf		*conf;		/* in force for new sessions */
 	char			*conf_path;	/* re-read on SIGHUP */
 	struct listener		*listeners;
+	struct server_dns	*dns;		/* for new sessions; NULL until
+						 * a configuration needs DNS */
 	struct session		*sessions;	/* live, for drain and abort */
 	unsigned		 nsessions;
 	bool			 draining;	/* SIGTERM: no new sessions */
@@ -63,5 +66,27 @@ void	server_close(struct server *);
 
 /* For session.c. */
 void	server_session_done(struct server *, struct session *);
+
+/*
+ * server_dns.c: the loop's DNS client for the configuration in force.  A
+ * session takes a reference for as long as it resolves; a reload with
+ * other resolver settings makes a new client, and the old one is closed
+ * when its last session lets it go.
+ */
+struct dns_client;
+struct dns_settings;
+/* server_dns_settings - the DNS settings conf asks for (resolv.conf's
+ * servers when it names none); `tlshim probe` uses them too */
+void	server_dns_settings(const struct conf *, struct dns_settings *);
+/* server_dns_setup - a client for conf's settings (kept if unchanged);
+ * false with err when no resolver can be found */
+bool	server_dns_setup(struct server *, const struct conf *, char *err,
+	    size_t errlen);
+/* server_dns_get - the current client, one more reference */
+struct server_dns *server_dns_get(struct server *, char *err, size_t errlen);
+void	server_dns_put(struct server_dns *);
+struct dns_client *server_dns_client(struct server_dns *);
+/* server_dns_close - the server is done: drop its reference */
+void	server_dns_close(struct server *);
 
 #endif

@@ -75,6 +75,7 @@ sess_new(struct server *srv, struct conf *conf,
 	snprintf(s->out.peer, sizeof(s->out.peer), "%s", svc->upstream_host);
 	s->out.port = svc->upstream_port;
 	snprintf(s->out.name_source, sizeof(s->out.name_source), "config");
+	s->level = svc->level;
 	return s;
 }
 
@@ -100,12 +101,13 @@ sess_start(struct session *s)
 		return;
 	}
 	sess_enter(s, SS_RESOLVING);
+	upstream_start(s);
 }
 
 static void
 sess_free(struct session *s)
 {
-	char line[1536];
+	char line[2048];
 
 	if (s->out.result == RES_NONE)
 		s->out.result = RES_FAILED;
@@ -124,8 +126,7 @@ sess_free(struct session *s)
 	lb_clear(&s->neg);
 	free(s->early);
 	tls_conn_free(s->tls);
-	if (s->ai_list != NULL)
-		uv_freeaddrinfo(s->ai_list);
+	upstream_free(s);
 	conf_unref(s->conf_root);
 	s->magic = 0;
 	free(s);
@@ -189,8 +190,7 @@ sess_end(struct session *s)
 		return;
 	s->ending = true;
 	sess_enter(s, SS_CLOSING);
-	if (s->gai_pending)
-		uv_cancel((uv_req_t *)&s->gai);
+	upstream_cancel(s);
 	io_read_stop(&s->down);
 	io_read_stop(&s->up);
 	if (s->tls != NULL && s->up_tls && s->up.open && !s->up.failed &&
@@ -258,6 +258,7 @@ enter_relay(struct session *s)
 {
 	s->out.result = s->up_tls ? RES_TLS : RES_PLAINTEXT;
 	lb_clear(&s->neg);
+	upstream_free(s);	/* the targets are not needed any more */
 	s->last_active = uv_now(s->srv->loop);
 	sess_arm_timer(s, s->conf->idle_timeout_ms);
 	s->proto->down_greet(s);
@@ -285,8 +286,7 @@ start_tls(struct session *s)
 {
 	char err[160];
 	/* SNI is the upstream host name; never an address (RFC 6066 3). */
-	const char *sni = s->conf->upstream_is_ip ? NULL :
-	    s->conf->upstream_host;
+	const char *sni = s->peer_is_ip ? NULL : s->out.peer;
 
 	s->tls_first_seen = false;
 	s->tls = tls_conn_new(s->conf->tls_client, sni, tls_push, s, err,
@@ -297,8 +297,8 @@ start_tls(struct session *s)
 	}
 	/* Offer a session kept from an earlier handshake with this upstream
 	 * under the same verification requirements, if there is one. */
-	(void)tls_conn_resume(s->tls, s->conf->upstream_host,
-	    s->conf->upstream_port, s->conf->level);
+	(void)tls_conn_resume(s->tls, s->out.peer, s->out.port,
+	    s->conf->level);
 	if (tls_conn_handshake(s->tls) == TLS_ERROR)
 		sess_refuse(s, RES_FAILED, "TLS handshake failed: %s",
 		    tls_conn_error(s->tls));
@@ -311,8 +311,7 @@ sess_enter(struct session *s, enum sstate next)
 	s->state = next;
 	switch (next) {
 	case SS_RESOLVING:
-		sess_arm_timer(s, s->conf->connect_timeout_ms);
-		upstream_start(s);
+		/* upstream.c arms the timer for each target it resolves. */
 		break;
 	case SS_CONNECTING:
 		sess_arm_timer(s, s->conf->connect_timeout_ms);
@@ -399,11 +398,23 @@ sess_step(struct session *s, enum step st, size_t rest)
 			sess_enter(s, SS_RELAY);
 		return;
 	case STEP_NO_TLS:
-		if (level_requires_tls(s->conf->level)) {
+		if (level_requires_tls(s->level)) {
+			bool by_tlsa = s->conf->level == LEV_DANE ||
+			    s->conf->level == LEV_DANE_ONLY;
+
+			/* With MX or SRV, another target may have it
+			 * (RFC 7672 2.2). */
+			if (by_tlsa && upstream_try_next(s, "TLS not "
+			    "available, and its TLSA records require it"))
+				return;
 			if (s->out.reason[0] == '\0')
 				outcome_add_reason(&s->out, "TLS not available");
-			sess_refuse(s, RES_REFUSED, "security = %s requires TLS",
-			    level_name(s->conf->level));
+			if (by_tlsa)
+				sess_refuse(s, RES_REFUSED, "the TLSA records of "
+				    "%s require TLS", s->out.peer);
+			else
+				sess_refuse(s, RES_REFUSED, "security = %s "
+				    "requires TLS", level_name(s->level));
 			return;
 		}
 		if (unexpected_bytes(s, rest))
@@ -464,7 +475,7 @@ sess_up_pending(const struct session *s)
 bool
 sess_tls_wanted(const struct session *s)
 {
-	return s->conf->level != LEV_NONE && !s->plain_retry;
+	return s->level != LEV_NONE && !s->plain_retry;
 }
 
 void

@@ -36,8 +36,10 @@ enum sstate {
 };
 
 struct server;
+struct server_dns;
 struct tls_conn;
 struct svc_stat;
+struct upstream_plan;
 
 struct session {
 	uint32_t		 magic;
@@ -52,10 +54,13 @@ struct session {
 	struct endpoint		 down;		/* legacy client */
 	struct endpoint		 up;		/* upstream server */
 	uv_timer_t		 timer;		/* the current phase's timeout */
-	uv_getaddrinfo_t	 gai;
 	uv_connect_t		 connreq;
-	struct addrinfo		*ai_list;	/* upstream addresses */
-	struct addrinfo		*ai_cur;	/* the one being tried */
+	struct upstream_plan	*plan;		/* targets and addresses */
+	struct server_dns	*dns;		/* held while plan lives */
+	/* What this target asks of TLS: the configured level, or for the
+	 * DANE levels what its TLSA records made of it (upstream.c). */
+	enum tls_level		 level;
+	bool			 peer_is_ip;	/* out.peer is an address */
 	struct tls_conn		*tls;		/* upstream TLS, once started */
 	struct linebuf		 neg;		/* upstream lines, negotiation */
 	size_t			 neg_rest;	/* unread after the current line */
@@ -68,11 +73,10 @@ struct session {
 	bool			 up_tls;	/* upstream leg is TLS now */
 	bool			 tls_first_seen; /* first byte after STARTTLS */
 	bool			 ending;	/* sess_end() has run */
-	bool			 gai_pending;	/* getaddrinfo running */
 	bool			 neg_begun;	/* up_begin() was called */
 	bool			 handshake_done;
-	enum { UP_REOPEN_NONE, UP_REOPEN_NEXT, UP_REOPEN_SAME }
-				 up_reopen;	/* what to do once up closes */
+	enum { UP_REOPEN_NONE, UP_REOPEN_NEXT, UP_REOPEN_SAME,
+	    UP_REOPEN_TARGET }	 up_reopen;	/* what to do once up closes */
 	int			 last_connect_err;
 	struct svc_stat		*stat;		/* active sessions of service */
 	struct session		*next, *prev;	/* the server's list */
@@ -110,8 +114,20 @@ void		 sess_on_timer(uv_timer_t *);
 /* sess_connected - upstream.c: TCP is up; the negotiation clock starts */
 void		 sess_connected(struct session *);
 
-/* upstream.c: resolve and connect, trying every address in turn. */
+/* upstream.c: resolve and connect, trying every target and address in
+ * turn. */
 void		 upstream_start(struct session *);
+/* upstream_cancel - stop the lookups in flight (the session ends) */
+void		 upstream_cancel(struct session *);
+/* upstream_free - release the plan (relay started, or session freed) */
+void		 upstream_free(struct session *);
+/* upstream_try_next - this target failed what it had to do: go on with
+ * the next one (true), or false when it was the last */
+bool		 upstream_try_next(struct session *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* upstream_dane_verify - the chain against the target's TLSA records */
+enum auth	 upstream_dane_verify(struct session *, char *why,
+		    size_t whylen);
 /* upstream_reconnect - close the upstream and connect to it again */
 void		 upstream_reconnect(struct session *);
 /* upstream_on_closed - the upstream handle closed: go on as planned */

@@ -91,11 +91,31 @@ tls_up(struct session *s)
 	/* A resumed session brings no certificate: it reports what the
 	 * full handshake that it resumes found. */
 	s->out.resumed = tls_conn_resumed(s->tls, &s->out, why, sizeof(why));
+	if (s->level == LEV_DANE || s->level == LEV_DANE_ONLY) {
+		/* Secure, usable TLSA records: they alone authenticate the
+		 * server, and a mismatch is never relayed (RFC 7672 2.2). */
+		s->out.auth = upstream_dane_verify(s, why, sizeof(why));
+		slog(LOG_L_DETAIL, s, "TLS up version=%s cipher=%s auth=%s%s%s",
+		    s->out.tls_version, s->out.cipher,
+		    auth_name(s->out.auth), s->out.auth == AUTH_NONE ?
+		    " why=" : "", s->out.auth == AUTH_NONE ? why : "");
+		if (s->out.auth == AUTH_NONE) {
+			s->out.auth = AUTH_UNTRUSTED;
+			if (upstream_try_next(s, "DANE authentication failed: "
+			    "%s", why))
+				return;
+			sess_refuse(s, RES_REFUSED, "DANE authentication "
+			    "failed: %s", why);
+			return;
+		}
+		sess_enter(s, SS_NEGOTIATING);
+		return;
+	}
 	if (s->out.resumed)
 		ok = s->out.auth == AUTH_PKIX;
 	else {
-		ok = tls_conn_verify(s->tls, s->conf->upstream_host,
-		    s->conf->upstream_is_ip, why, sizeof(why));
+		ok = tls_conn_verify(s->tls, s->out.peer, s->peer_is_ip, why,
+		    sizeof(why));
 		s->out.auth = ok ? AUTH_PKIX : AUTH_UNTRUSTED;
 	}
 	slog(LOG_L_DETAIL, s, "TLS up version=%s cipher=%s auth=%s%s%s%s",
@@ -118,7 +138,7 @@ tls_up(struct session *s)
 static void
 tls_failed(struct session *s, const char *err)
 {
-	if (s->conf->level == LEV_MAY && s->conf->tls == TLSM_STARTTLS &&
+	if (s->level == LEV_MAY && s->conf->tls == TLSM_STARTTLS &&
 	    !s->plain_retry) {
 		/* RFC 7435: communication first.  The retry is recorded, and
 		 * the result will say plaintext. */
@@ -134,6 +154,11 @@ tls_failed(struct session *s, const char *err)
 		upstream_reconnect(s);
 		return;
 	}
+	/* TLS its TLSA records made mandatory: another MX may do better
+	 * (RFC 7672 2.2). */
+	if ((s->conf->level == LEV_DANE || s->conf->level == LEV_DANE_ONLY)
+	    && upstream_try_next(s, "TLS handshake failed: %s", err))
+		return;
 	sess_refuse(s, RES_REFUSED, "TLS handshake failed: %s", err);
 }
 
@@ -354,7 +379,7 @@ sess_on_timer(uv_timer_t *t)
 	switch (s->state) {
 	case SS_RESOLVING:
 		sess_refuse(s, RES_FAILED, "resolving %s timed out",
-		    s->conf->upstream_host);
+		    s->out.peer);
 		break;
 	case SS_CONNECTING:
 		upstream_on_timeout(s);

@@ -559,7 +559,8 @@ hex(char *dst, const unsigned char *src, size_t n)
 	dst[2 * n] = '\0';
 }
 
-/* hash_peer - SHA-256 of the leaf certificate and of its SPKI */
+/* hash_peer - SHA-256 of the leaf certificate and of its SPKI, and the
+ * names and date a person checks first */
 static void
 hash_peer(struct tls_conn *t, struct outcome *o)
 {
@@ -577,8 +578,28 @@ hash_peer(struct tls_conn *t, struct outcome *o)
 		hex(o->cert_sha256, d, sizeof(d));
 	if (gnutls_x509_crt_init(&crt) < 0)
 		return;
-	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
-	    gnutls_pubkey_init(&pk) == 0) {
+	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) != 0) {
+		gnutls_x509_crt_deinit(crt);
+		return;
+	}
+	{
+		gnutls_datum_t dn = { NULL, 0 };
+
+		if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
+			snprintf(o->cert_subject, sizeof(o->cert_subject),
+			    "%.*s", (int)dn.size, (const char *)dn.data);
+			gnutls_free(dn.data);
+		}
+		if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) == 0) {
+			snprintf(o->cert_issuer, sizeof(o->cert_issuer),
+			    "%.*s", (int)dn.size, (const char *)dn.data);
+			gnutls_free(dn.data);
+		}
+		o->cert_expires = gnutls_x509_crt_get_expiration_time(crt);
+		if (o->cert_expires == (time_t)-1)
+			o->cert_expires = 0;
+	}
+	if (gnutls_pubkey_init(&pk) == 0) {
 		if (gnutls_pubkey_import_x509(pk, crt, 0) == 0 &&
 		    gnutls_pubkey_export2(pk, GNUTLS_X509_FMT_DER, &spki) == 0) {
 			if (gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data,
@@ -589,6 +610,18 @@ hash_peer(struct tls_conn *t, struct outcome *o)
 		gnutls_pubkey_deinit(pk);
 	}
 	gnutls_x509_crt_deinit(crt);
+}
+
+/* tls_conn_peer_chain - the certificates the server sent, leaf first */
+const gnutls_datum_t *
+tls_conn_peer_chain(struct tls_conn *t, size_t *n)
+{
+	unsigned int count = 0;
+	const gnutls_datum_t *chain;
+
+	chain = gnutls_certificate_get_peers(t->gs, &count);
+	*n = chain != NULL ? count : 0;
+	return chain;
 }
 
 void

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <gnutls/gnutls.h>
+
 #include "shim/conf.h"
 
 struct tls_client;		/* credentials shared by a service's sessions */
@@ -60,6 +62,9 @@ const char	*tls_conn_error(const struct tls_conn *);
  */
 bool		 tls_conn_verify(struct tls_conn *, const char *host,
 		    bool is_ip, char *why, size_t whylen);
+/* tls_conn_peer_chain - the certificates the server sent (DER, leaf
+ * first) and their number in *n; NULL when there are none */
+const gnutls_datum_t *tls_conn_peer_chain(struct tls_conn *, size_t *n);
 /* tls_conn_describe - version, cipher, group and hashes into o */
 void		 tls_conn_describe(struct tls_conn *, struct outcome *o);
 

@@ -1,34 +1,691 @@
 /*
  * upstream.c - find the upstream server and connect to it.
  *
- * The name is resolved with uv_getaddrinfo (on libuv's thread pool, so the
- * loop never blocks; the DNS issue replaces it with tlshim's own client).
- * Each address is tried in turn, each with connect_timeout, until one
- * answers.  A plaintext retry after a failed handshake (level may) goes
- * back to the address that answered.
+ * The plan: a list of targets (the configured host; the MX hosts of a
+ * domain by preference, RFC 5321 5.1; or the SRV targets of a domain by
+ * priority and weight, RFC 2782, 6186), each resolved with tlshim's own
+ * DNS client (A and AAAA in parallel), each of its addresses tried in
+ * turn.  Under the DANE levels a target's TLSA records are looked up once
+ * its address records are secure, and decide what the session asks of
+ * TLS with that target (RFC 7672 2.2):
+ *
+ *   secure, usable TLSA            TLS authenticated by them (s->level dane)
+ *   secure, only unusable TLSA     TLS without authentication (encrypt)
+ *   insecure, none, indeterminate  as may (dane-only: target unusable)
+ *   bogus or failed lookup         target unusable: never "no TLSA"
+ *
+ * A target that cannot be used, or that fails what its TLSA demanded
+ * (no STARTTLS, a failed handshake, a DANE mismatch), is skipped for the
+ * next one (RFC 7672 2.1.2), with its reason kept in the session record;
+ * when none is left the session is refused.
  */
 #include "config.h"
 
-#include <netdb.h>
+#include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
+
+#include "shim/dane.h"
+#include "shim/dns.h"
 #include "shim/log.h"
 #include "shim/server.h"
 #include "shim/session.h"
+#include "shim/tls.h"
 
+#define UP_TARGETS_MAX	10	/* MX hosts or SRV targets tried */
+#define UP_ADDRS_MAX	8	/* addresses tried per target */
+
+struct up_target {
+	char			 host[DNS_NAME_MAX];
+	uint16_t		 port;
+	bool			 is_ip;
+	/* DNSSEC state of the MX or SRV RRset that named this target;
+	 * unknown for a configured host (the configuration is trusted). */
+	enum dnssec_state	 src;
+};
+
+struct upstream_plan {
+	struct up_target	 t[UP_TARGETS_MAX];
+	size_t			 nt, cur;
+	struct dns_req		*req[2];	/* lookups in flight */
+	unsigned		 pending;
+	/* The current target's addresses, IPv6 and IPv4 interleaved. */
+	struct sockaddr_storage	 addr[UP_ADDRS_MAX];
+	size_t			 naddr, acur;
+	struct sockaddr_storage	 got6[UP_ADDRS_MAX], got4[UP_ADDRS_MAX];
+	size_t			 n6, n4;
+	enum dnssec_state	 addr_sec;	/* weakest of A and AAAA */
+	bool			 addr_failed;	/* a lookup failed outright */
+	char			 addr_err[128];
+	/* Where the address lookups' CNAME chain ended, "" if none: with a
+	 * secure chain its TLSA records come first (RFC 7671 7). */
+	char			 cname[DNS_NAME_MAX];
+	bool			 tlsa_at_cname;	/* the lookup in flight */
+	/* Its TLSA records, when they are secure and decide the level. */
+	struct dns_tlsa		*tlsa;
+	size_t			 ntlsa;
+};
+
+static void	start_target(struct session *);
 static void	try_connect(struct session *);
+
+/* plan_cancel - drop the lookups in flight */
+static void
+plan_cancel(struct upstream_plan *p)
+{
+	for (size_t i = 0; i < 2; i++)
+		if (p->req[i] != NULL) {
+			dns_cancel(p->req[i]);
+			p->req[i] = NULL;
+		}
+	p->pending = 0;
+}
+
+/* upstream_cancel - the session ends: no lookup may call back */
+void
+upstream_cancel(struct session *s)
+{
+	if (s->plan != NULL)
+		plan_cancel(s->plan);
+}
+
+/* upstream_free - the session is done with its plan */
+void
+upstream_free(struct session *s)
+{
+	if (s->plan == NULL)
+		return;
+	plan_cancel(s->plan);
+	free(s->plan->tlsa);
+	free(s->plan);
+	s->plan = NULL;
+	if (s->dns != NULL) {
+		server_dns_put(s->dns);
+		s->dns = NULL;
+	}
+}
+
+/* dane_level - is the configured level one of the DANE levels? */
+static bool
+dane_level(const struct session *s)
+{
+	return s->conf->level == LEV_DANE || s->conf->level == LEV_DANE_ONLY;
+}
+
+/* note_dnssec - fold one lookup's state into the session record */
+static void
+note_dnssec(struct session *s, enum dnssec_state st)
+{
+	enum dnssec_state cur = DNSSEC_UNKNOWN;
+
+	for (int i = DNSSEC_SECURE; i < DNSSEC_LAST; i++)
+		if (strcmp(s->out.dnssec, dnssec_name((enum dnssec_state)i))
+		    == 0)
+			cur = (enum dnssec_state)i;
+	snprintf(s->out.dnssec, sizeof(s->out.dnssec), "%s",
+	    dnssec_name(dnssec_weakest(cur, st)));
+}
+
+/* lookup - ask the session's DNS client; false after refusing */
+static bool
+lookup(struct session *s, size_t slot, const char *name, uint16_t type,
+    dns_cb cb)
+{
+	struct upstream_plan *p = s->plan;
+	char err[160];
+
+	p->req[slot] = dns_lookup(server_dns_client(s->dns), name, type, cb, s, err,
+	    sizeof(err));
+	if (p->req[slot] == NULL) {
+		sess_refuse(s, RES_FAILED, "cannot look up %s: %s", name, err);
+		return false;
+	}
+	p->pending++;
+	return true;
+}
+
+/* lookup_error - a failed lookup in words */
+static const char *
+lookup_error(const struct dns_result *r)
+{
+	if (r->status == DNS_SERVFAIL && r->dnssec == DNSSEC_BOGUS)
+		return "DNSSEC bogus (the validating resolver said SERVFAIL)";
+	if (r->err != NULL && r->err[0] != '\0')
+		return r->err;
+	return dns_status_name(r->status);
+}
+
+/* ------------------------------------------------------------- targets */
+
+/* next_target - this target cannot be used: say why, go on with the next
+ * one, or refuse when it was the last */
+static void
+next_target(struct session *s, enum result r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+next_target(struct session *s, enum result r, const char *fmt, ...)
+{
+	struct upstream_plan *p = s->plan;
+	char why[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (p->cur + 1 >= p->nt) {
+		sess_refuse(s, r, "%s", why);
+		return;
+	}
+	outcome_add_reason(&s->out, "%s: %s", p->t[p->cur].host, why);
+	slog(LOG_L_DETAIL, s, "skipping %s: %s", p->t[p->cur].host, why);
+	p->cur++;
+	start_target(s);
+}
+
+/* reset_outcome - what the record says of a target left behind */
+static void
+reset_outcome(struct session *s)
+{
+	struct outcome *o = &s->out;
+
+	o->starttls_offered = false;
+	o->result = RES_NONE;
+	o->tls_version[0] = o->cipher[0] = o->group[0] = '\0';
+	o->cert_sha256[0] = o->spki_sha256[0] = o->tlsa[0] = '\0';
+	o->cert_subject[0] = o->cert_issuer[0] = '\0';
+	o->cert_expires = 0;
+	o->auth = AUTH_NONE;
+	o->resumed = false;
+	o->addr[0] = '\0';
+	o->dnssec[0] = '\0';
+}
+
+/*
+ * upstream_try_next - after connecting: this target failed what it had to
+ * do (TLS its TLSA made mandatory, DANE authentication).  True when there
+ * is another target and the session goes on with it; false when this was
+ * the last one and the caller refuses as it would have.
+ */
+bool
+upstream_try_next(struct session *s, const char *fmt, ...)
+{
+	struct upstream_plan *p = s->plan;
+	char why[200];
+	va_list ap;
+
+	if (p == NULL || p->cur + 1 >= p->nt)
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	outcome_add_reason(&s->out, "%s: %s", p->t[p->cur].host, why);
+	slog(LOG_L_DETAIL, s, "skipping %s: %s", p->t[p->cur].host, why);
+	if (s->up.open && !s->up.failed && s->proto->up_quit != NULL &&
+	    !s->up_tls)
+		io_write(&s->up, s->proto->up_quit, strlen(s->proto->up_quit));
+	tls_conn_free(s->tls);
+	s->tls = NULL;
+	s->up_tls = false;
+	s->neg_begun = false;
+	s->plain_retry = false;
+	s->handshake_done = false;
+	lb_clear(&s->neg);
+	p->cur++;
+	s->up_reopen = UP_REOPEN_TARGET;
+	io_close(&s->up);
+	return true;
+}
+
+/* addr_add - keep one address of the current target (bounded) */
+static void
+addr_add(struct sockaddr_storage *v, size_t *n, const struct dns_rr *rr,
+    uint16_t port)
+{
+	struct sockaddr_storage *ss;
+
+	if (*n >= UP_ADDRS_MAX)
+		return;
+	ss = &v[(*n)++];
+	memset(ss, 0, sizeof(*ss));
+	if (rr->u.a.family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, rr->u.a.addr, 16);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, rr->u.a.addr, 4);
+	}
+}
+
+/* connect_target - the level for this target is known: connect */
+static void
+connect_target(struct session *s)
+{
+	struct upstream_plan *p = s->plan;
+
+	/* IPv6 first, then alternating, so that both families are tried
+	 * early when one of them is broken (RFC 8305 4). */
+	p->naddr = p->acur = 0;
+	for (size_t i = 0; i < UP_ADDRS_MAX && p->naddr < UP_ADDRS_MAX; i++) {
+		if (i < p->n6)
+			p->addr[p->naddr++] = p->got6[i];
+		if (i < p->n4 && p->naddr < UP_ADDRS_MAX)
+			p->addr[p->naddr++] = p->got4[i];
+	}
+	if (p->naddr == 0) {
+		next_target(s, RES_FAILED, "no address for %s%s%s",
+		    p->t[p->cur].host, p->addr_err[0] != '\0' ? ": " : "",
+		    p->addr_err);
+		return;
+	}
+	slog(LOG_L_DETAIL, s, "%s: %zu addresses, security %s", 
+	    p->t[p->cur].host, p->naddr, level_name(s->level));
+	try_connect(s);
+}
+
+/* on_tlsa - the TLSA records of the current target (DANE levels) */
+static void
+on_tlsa(void *arg, const struct dns_result *r)
+{
+	struct session *s = arg;
+	struct upstream_plan *p = s->plan;
+	const struct dns_answer *a = r->answer;
+	size_t usable;
+	char rec[128];
+
+	p->req[0] = NULL;
+	p->pending--;
+	note_dnssec(s, r->dnssec);
+	if (p->tlsa_at_cname && r->dnssec == DNSSEC_SECURE &&
+	    (r->status == DNS_NODATA || r->status == DNS_NXDOMAIN)) {
+		/* None at the expanded name: the original name's then. */
+		char qname[DNS_NAME_MAX + 16];
+
+		p->tlsa_at_cname = false;
+		snprintf(qname, sizeof(qname), "_%u._tcp.%s",
+		    p->t[p->cur].port, p->t[p->cur].host);
+		lookup(s, 0, qname, DNS_T_TLSA, on_tlsa);
+		return;
+	}
+	if (r->status != DNS_OK && r->status != DNS_NODATA &&
+	    r->status != DNS_NXDOMAIN) {
+		/* RFC 7672 2.1.1: a failed TLSA lookup is not "no TLSA". */
+		next_target(s, RES_FAILED, "TLSA lookup for %s failed: %s",
+		    r->name, lookup_error(r));
+		return;
+	}
+	if (r->status != DNS_OK || r->dnssec != DNSSEC_SECURE) {
+		if (s->conf->level == LEV_DANE_ONLY) {
+			next_target(s, RES_REFUSED, "security = dane-only: "
+			    "no secure TLSA records at %s (%s, %s)", r->name,
+			    dns_status_name(r->status),
+			    dnssec_name(r->dnssec));
+			return;
+		}
+		/* Insecure or absent: DANE does not apply (RFC 6698 4.1). */
+		s->level = LEV_MAY;
+		connect_target(s);
+		return;
+	}
+	usable = 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (dane_usable(&a->rr[i].u.tlsa))
+			usable++;
+	if (usable == 0) {
+		if (s->conf->level == LEV_DANE_ONLY) {
+			next_target(s, RES_REFUSED, "security = dane-only: the "
+			    "TLSA records at %s are all unusable", r->name);
+			return;
+		}
+		/* RFC 7672 2.2: TLS is mandatory, authentication is not. */
+		s->level = LEV_ENCRYPT;
+		outcome_add_reason(&s->out, "TLSA records at %s are all "
+		    "unusable: TLS without authentication", r->name);
+		connect_target(s);
+		return;
+	}
+	free(p->tlsa);
+	if ((p->tlsa = calloc(a->n, sizeof(*p->tlsa))) == NULL) {
+		sess_refuse(s, RES_FAILED, "out of memory");
+		return;
+	}
+	p->ntlsa = 0;
+	s->out.tlsa[0] = '\0';
+	for (size_t i = 0; i < a->n; i++) {
+		if (!dane_usable(&a->rr[i].u.tlsa))
+			continue;
+		p->tlsa[p->ntlsa++] = a->rr[i].u.tlsa;
+		dane_format(&a->rr[i].u.tlsa, rec, sizeof(rec));
+		if (strlen(s->out.tlsa) + strlen(rec) + 2 <
+		    sizeof(s->out.tlsa))
+			snprintf(s->out.tlsa + strlen(s->out.tlsa),
+			    sizeof(s->out.tlsa) - strlen(s->out.tlsa), "%s%s",
+			    s->out.tlsa[0] != '\0' ? ", " : "", rec);
+	}
+	s->level = s->conf->level;
+	connect_target(s);
+}
+
+/* addresses_done - both address lookups are in: decide on TLSA */
+static void
+addresses_done(struct session *s)
+{
+	struct upstream_plan *p = s->plan;
+	const struct up_target *t = &p->t[p->cur];
+	char qname[DNS_NAME_MAX + 16];
+
+	note_dnssec(s, p->addr_sec);
+	if (p->n6 + p->n4 == 0) {
+		connect_target(s);	/* says why there is no address */
+		return;
+	}
+	s->level = s->conf->level;
+	if (!dane_level(s)) {
+		connect_target(s);
+		return;
+	}
+	/* RFC 7672 2.1.1: a bogus or failed lookup makes the host
+	 * unusable, where "insecure" would have let DANE off. */
+	if (p->addr_sec == DNSSEC_BOGUS || p->addr_failed) {
+		next_target(s, RES_FAILED, "address lookup for %s failed: %s",
+		    t->host, p->addr_err[0] != '\0' ? p->addr_err :
+		    "DNSSEC bogus");
+		return;
+	}
+	/* TLSA is looked up only for a secure name reached securely
+	 * (RFC 7672 2.2.1, 2.2.2): the MX or SRV RRset, then the
+	 * addresses. */
+	if (p->addr_sec != DNSSEC_SECURE ||
+	    (t->src != DNSSEC_UNKNOWN && t->src != DNSSEC_SECURE)) {
+		if (s->conf->level == LEV_DANE_ONLY) {
+			next_target(s, RES_REFUSED, "security = dane-only: %s "
+			    "is not DNSSEC-secure (%s)", t->host,
+			    dnssec_name(t->src != DNSSEC_UNKNOWN &&
+			    t->src != DNSSEC_SECURE ? t->src : p->addr_sec));
+			return;
+		}
+		s->level = LEV_MAY;
+		connect_target(s);
+		return;
+	}
+	p->tlsa_at_cname = p->cname[0] != '\0';
+	snprintf(qname, sizeof(qname), "_%u._tcp.%s", t->port,
+	    p->tlsa_at_cname ? p->cname : t->host);
+	lookup(s, 0, qname, DNS_T_TLSA, on_tlsa);
+}
+
+/* on_address - one of the A and AAAA lookups of the current target */
+static void
+on_address(void *arg, const struct dns_result *r)
+{
+	struct session *s = arg;
+	struct upstream_plan *p = s->plan;
+	const struct up_target *t = &p->t[p->cur];
+
+	p->req[r->type == DNS_T_AAAA ? 1 : 0] = NULL;
+	p->pending--;
+	p->addr_sec = p->addr_sec == DNSSEC_UNKNOWN ? r->dnssec :
+	    dnssec_weakest(p->addr_sec, r->dnssec);
+	if (r->answer->cname[0] != '\0')
+		snprintf(p->cname, sizeof(p->cname), "%s", r->answer->cname);
+	if (r->status == DNS_OK) {
+		for (size_t i = 0; i < r->answer->n; i++) {
+			const struct dns_rr *rr = &r->answer->rr[i];
+
+			if (rr->u.a.family == AF_INET6)
+				addr_add(p->got6, &p->n6, rr, t->port);
+			else
+				addr_add(p->got4, &p->n4, rr, t->port);
+		}
+	} else if (r->status != DNS_NODATA) {
+		/* NXDOMAIN is an answer, not a failure; the other kinds
+		 * are failures. */
+		if (r->status != DNS_NXDOMAIN)
+			p->addr_failed = true;
+		snprintf(p->addr_err, sizeof(p->addr_err), "%s",
+		    lookup_error(r));
+	}
+	if (p->pending == 0)
+		addresses_done(s);
+}
+
+/* start_target - resolve the current target, or refuse if none is left */
+static void
+start_target(struct session *s)
+{
+	struct upstream_plan *p = s->plan;
+	struct up_target *t;
+
+	if (p->cur >= p->nt) {
+		sess_refuse(s, RES_FAILED, "no usable upstream");
+		return;
+	}
+	t = &p->t[p->cur];
+	reset_outcome(s);
+	snprintf(s->out.peer, sizeof(s->out.peer), "%s", t->host);
+	s->out.port = t->port;
+	s->peer_is_ip = t->is_ip;
+	if (t->src != DNSSEC_UNKNOWN)
+		note_dnssec(s, t->src);
+	free(p->tlsa);
+	p->tlsa = NULL;
+	p->ntlsa = 0;
+	p->n6 = p->n4 = 0;
+	p->addr_sec = DNSSEC_UNKNOWN;
+	p->addr_failed = false;
+	p->addr_err[0] = '\0';
+	p->cname[0] = '\0';
+	p->tlsa_at_cname = false;
+	s->level = s->conf->level;
+	sess_arm_timer(s, s->conf->connect_timeout_ms);
+	if (t->is_ip) {
+		struct dns_rr rr;
+
+		memset(&rr, 0, sizeof(rr));
+		if (inet_pton(AF_INET6, t->host, rr.u.a.addr) == 1) {
+			rr.u.a.family = AF_INET6;
+			addr_add(p->got6, &p->n6, &rr, t->port);
+		} else if (inet_pton(AF_INET, t->host, rr.u.a.addr) == 1) {
+			rr.u.a.family = AF_INET;
+			addr_add(p->got4, &p->n4, &rr, t->port);
+		}
+		connect_target(s);
+		return;
+	}
+	if (!lookup(s, 1, t->host, DNS_T_AAAA, on_address))
+		return;
+	lookup(s, 0, t->host, DNS_T_A, on_address);
+}
+
+/* --------------------------------------------------------- MX and SRV */
+
+/* shuffle - put n targets in random order: hosts of equal MX preference
+ * are to be tried in random order (RFC 5321 5.1) */
+static void
+shuffle(struct up_target *t, size_t n)
+{
+	for (size_t i = n; i > 1; i--) {
+		uint32_t r;
+		size_t j;
+
+		(void)gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
+		j = r % i;
+		if (j != i - 1) {
+			struct up_target tmp = t[i - 1];
+
+			t[i - 1] = t[j];
+			t[j] = tmp;
+		}
+	}
+}
+
+/* on_mx - the MX hosts of the configured domain, by preference */
+static void
+on_mx(void *arg, const struct dns_result *r)
+{
+	struct session *s = arg;
+	struct upstream_plan *p = s->plan;
+	const struct dns_answer *a = r->answer;
+	const struct dns_rr *rr[DNS_RR_MAX];
+	size_t n = 0;
+
+	p->req[0] = NULL;
+	p->pending--;
+	if (r->status == DNS_NODATA) {
+		/* No MX: the domain itself is the implicit MX (RFC 5321
+		 * 5.1), secure or not as this answer was. */
+		snprintf(p->t[0].host, sizeof(p->t[0].host), "%s",
+		    s->conf->upstream_host);
+		p->t[0].port = s->conf->upstream_port;
+		p->t[0].src = r->dnssec;
+		p->nt = 1;
+		start_target(s);
+		return;
+	}
+	if (r->status != DNS_OK) {
+		note_dnssec(s, r->dnssec);
+		sess_refuse(s, r->status == DNS_NXDOMAIN ? RES_REFUSED :
+		    RES_FAILED, "MX lookup for %s: %s", s->conf->upstream_host,
+		    r->status == DNS_NXDOMAIN ? "the domain does not exist" :
+		    lookup_error(r));
+		return;
+	}
+	for (size_t i = 0; i < a->n && n < DNS_RR_MAX; i++)
+		rr[n++] = &a->rr[i];
+	if (n == 1 && rr[0]->u.mx.host[0] == '\0') {
+		/* RFC 7505: the domain accepts no mail. */
+		note_dnssec(s, r->dnssec);
+		sess_refuse(s, RES_REFUSED, "%s accepts no mail (null MX)",
+		    s->conf->upstream_host);
+		return;
+	}
+	/* By preference; equal preferences in random order. */
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (rr[j]->u.mx.pref < rr[i]->u.mx.pref) {
+				const struct dns_rr *tmp = rr[i];
+
+				rr[i] = rr[j];
+				rr[j] = tmp;
+			}
+	p->nt = 0;
+	for (size_t i = 0; i < n && p->nt < UP_TARGETS_MAX; ) {
+		size_t j = i, first = p->nt;
+
+		while (j < n && rr[j]->u.mx.pref == rr[i]->u.mx.pref) {
+			if (rr[j]->u.mx.host[0] != '\0' &&
+			    p->nt < UP_TARGETS_MAX) {
+				struct up_target *t = &p->t[p->nt++];
+
+				snprintf(t->host, sizeof(t->host), "%s",
+				    rr[j]->u.mx.host);
+				t->port = s->conf->upstream_port;
+				t->src = r->dnssec;
+			}
+			j++;
+		}
+		shuffle(&p->t[first], p->nt - first);
+		i = j;
+	}
+	if (p->nt == 0) {
+		sess_refuse(s, RES_REFUSED, "no usable MX host for %s",
+		    s->conf->upstream_host);
+		return;
+	}
+	start_target(s);
+}
+
+/* on_srv - the SRV targets of the configured domain (RFC 2782: by
+ * priority, then a weighted random order within each priority) */
+static void
+on_srv(void *arg, const struct dns_result *r)
+{
+	struct session *s = arg;
+	struct upstream_plan *p = s->plan;
+	const struct dns_answer *a = r->answer;
+	bool used[DNS_RR_MAX] = { false };
+	size_t n = a->n < DNS_RR_MAX ? a->n : DNS_RR_MAX;
+
+	p->req[0] = NULL;
+	p->pending--;
+	note_dnssec(s, r->dnssec);
+	if (r->status != DNS_OK) {
+		sess_refuse(s, r->status == DNS_NXDOMAIN ||
+		    r->status == DNS_NODATA ? RES_REFUSED : RES_FAILED,
+		    "SRV lookup %s: %s", r->name,
+		    r->status == DNS_NXDOMAIN || r->status == DNS_NODATA ?
+		    "no SRV records" : lookup_error(r));
+		return;
+	}
+	if (n == 1 && a->rr[0].u.srv.target[0] == '\0') {
+		/* RFC 2782: "." means the service is not offered. */
+		sess_refuse(s, RES_REFUSED, "%s: the domain says the service "
+		    "is not offered (SRV target \".\")", r->name);
+		return;
+	}
+	p->nt = 0;
+	while (p->nt < UP_TARGETS_MAX) {
+		uint32_t best = UINT32_MAX, total = 0, pick, acc = 0;
+		size_t chosen = n;
+
+		for (size_t i = 0; i < n; i++)
+			if (!used[i] && a->rr[i].u.srv.prio < best)
+				best = a->rr[i].u.srv.prio;
+		if (best == UINT32_MAX)
+			break;
+		for (size_t i = 0; i < n; i++)
+			if (!used[i] && a->rr[i].u.srv.prio == best)
+				total += a->rr[i].u.srv.weight + 1u;
+		(void)gnutls_rnd(GNUTLS_RND_NONCE, &pick, sizeof(pick));
+		pick %= total;
+		for (size_t i = 0; i < n && chosen == n; i++) {
+			if (used[i] || a->rr[i].u.srv.prio != best)
+				continue;
+			acc += a->rr[i].u.srv.weight + 1u;
+			if (pick < acc)
+				chosen = i;
+		}
+		used[chosen] = true;
+		if (a->rr[chosen].u.srv.target[0] == '\0')
+			continue;
+		snprintf(p->t[p->nt].host, sizeof(p->t[p->nt].host), "%s",
+		    a->rr[chosen].u.srv.target);
+		p->t[p->nt].port = a->rr[chosen].u.srv.port;
+		p->t[p->nt].src = r->dnssec;
+		p->nt++;
+	}
+	if (p->nt == 0) {
+		sess_refuse(s, RES_REFUSED, "%s: no usable SRV target",
+		    r->name);
+		return;
+	}
+	start_target(s);
+}
+
+/* ------------------------------------------------------------- connect */
 
 static void
 on_connect(uv_connect_t *req, int status)
 {
 	struct session *s = req->data;
+	const struct sockaddr *sa;
 	char addr[48];
 	uint16_t port;
 
 	if (s->ending || status == UV_ECANCELED)
 		return;
-	io_addr_text(s->ai_cur->ai_addr, addr, sizeof(addr), &port);
+	sa = (const struct sockaddr *)&s->plan->addr[s->plan->acur];
+	io_addr_text(sa, addr, sizeof(addr), &port);
 	if (status < 0) {
 		slog(LOG_L_DETAIL, s, "connect to %s port %u: %s", addr, port,
 		    uv_strerror(status));
@@ -44,15 +701,17 @@ on_connect(uv_connect_t *req, int status)
 	sess_connected(s);
 }
 
-/* try_connect - connect to s->ai_cur, or give up when none is left */
+/* try_connect - connect to the current address, or go on with the next
+ * target when none is left */
 static void
 try_connect(struct session *s)
 {
+	struct upstream_plan *p = s->plan;
 	int rc;
 
-	if (s->ai_cur == NULL) {
-		sess_refuse(s, RES_FAILED, "cannot connect to %s port %u: %s",
-		    s->conf->upstream_host, s->conf->upstream_port,
+	if (p->acur >= p->naddr) {
+		next_target(s, RES_FAILED, "cannot connect to %s port %u: %s",
+		    p->t[p->cur].host, p->t[p->cur].port,
 		    s->last_connect_err != 0 ?
 		    uv_strerror(s->last_connect_err) : "no address");
 		return;
@@ -66,8 +725,8 @@ try_connect(struct session *s)
 	s->handles++;
 	sess_enter(s, SS_CONNECTING);
 	s->connreq.data = s;
-	rc = uv_tcp_connect(&s->connreq, &s->up.tcp, s->ai_cur->ai_addr,
-	    on_connect);
+	rc = uv_tcp_connect(&s->connreq, &s->up.tcp,
+	    (const struct sockaddr *)&p->addr[p->acur], on_connect);
 	if (rc < 0) {
 		s->last_connect_err = rc;
 		s->up_reopen = UP_REOPEN_NEXT;
@@ -82,9 +741,20 @@ upstream_on_closed(struct session *s)
 	int how = s->up_reopen;
 
 	s->up_reopen = UP_REOPEN_NONE;
-	if (how == UP_REOPEN_NEXT)
-		s->ai_cur = s->ai_cur->ai_next;
-	try_connect(s);
+	switch (how) {
+	case UP_REOPEN_NEXT:
+		s->plan->acur++;
+		try_connect(s);
+		break;
+	case UP_REOPEN_SAME:
+		try_connect(s);
+		break;
+	case UP_REOPEN_TARGET:
+		s->last_connect_err = 0;
+		sess_enter(s, SS_RESOLVING);
+		start_target(s);
+		break;
+	}
 }
 
 /* upstream_on_timeout - this address did not answer in time */
@@ -103,50 +773,79 @@ upstream_reconnect(struct session *s)
 	io_close(&s->up);
 }
 
-static void
-on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-	struct session *s = req->data;
+/* ---------------------------------------------------------------- DANE */
 
-	s->gai_pending = false;
-	if (s->ending) {
-		if (res != NULL)
-			uv_freeaddrinfo(res);
-		sess_on_closed_request(s);
-		return;
+/*
+ * upstream_dane_verify - after the handshake with a target whose secure,
+ * usable TLSA records made DANE authentication mandatory: check the
+ * server's chain against them.  The reference names for DANE-TA are the
+ * TLSA base domain and the host name (MX host or SRV target) it was
+ * reached by: the CNAME-expanded name and the original (RFC 7672 3.2.2).
+ */
+enum auth
+upstream_dane_verify(struct session *s, char *why, size_t whylen)
+{
+	struct upstream_plan *p = s->plan;
+	const gnutls_datum_t *chain;
+	const char *names[2];
+	size_t n, nnames = 0;
+
+	if (p == NULL || p->ntlsa == 0) {
+		snprintf(why, whylen, "no TLSA records to check");
+		return AUTH_NONE;
 	}
-	sess_on_closed_request(s);
-	if (status < 0) {
-		sess_refuse(s, RES_FAILED, "cannot resolve %s: %s",
-		    s->conf->upstream_host, uv_strerror(status));
-		return;
+	chain = tls_conn_peer_chain(s->tls, &n);
+	if (chain == NULL || n == 0) {
+		snprintf(why, whylen, "the server sent no certificate");
+		return AUTH_NONE;
 	}
-	s->ai_list = s->ai_cur = res;
-	try_connect(s);
+	names[nnames++] = p->t[p->cur].host;
+	if (p->cname[0] != '\0')
+		names[nnames++] = p->cname;
+	return dane_verify(chain, n, p->tlsa, p->ntlsa, names, nnames,
+	    time(NULL), why, whylen);
 }
+
+/* ------------------------------------------------------------- start */
 
 void
 upstream_start(struct session *s)
 {
-	struct addrinfo hints;
-	char port[8];
-	int rc;
+	const struct conf_service *c = s->conf;
+	struct upstream_plan *p;
+	char err[160], qname[DNS_NAME_MAX + 32];
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = AI_NUMERICSERV |
-	    (s->conf->upstream_is_ip ? AI_NUMERICHOST : 0);
-	snprintf(port, sizeof(port), "%u", s->conf->upstream_port);
-	s->gai.data = s;
-	rc = uv_getaddrinfo(s->srv->loop, &s->gai, on_resolved,
-	    s->conf->upstream_host, port, &hints);
-	if (rc < 0) {
-		sess_refuse(s, RES_FAILED, "cannot resolve %s: %s",
-		    s->conf->upstream_host, uv_strerror(rc));
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		sess_refuse(s, RES_FAILED, "out of memory");
 		return;
 	}
-	s->gai_pending = true;
-	s->handles++;
+	s->plan = p;
+	if (c->upstream_kind != UPK_HOST || !c->upstream_is_ip) {
+		if ((s->dns = server_dns_get(s->srv, err, sizeof(err)))
+		    == NULL) {
+			sess_refuse(s, RES_FAILED, "DNS: %s", err);
+			return;
+		}
+	}
+	switch (c->upstream_kind) {
+	case UPK_MX:
+		snprintf(s->out.name_source, sizeof(s->out.name_source), "mx");
+		lookup(s, 0, c->upstream_host, DNS_T_MX, on_mx);
+		return;
+	case UPK_SRV:
+		snprintf(s->out.name_source, sizeof(s->out.name_source), "srv");
+		snprintf(qname, sizeof(qname), "_%s._tcp.%s",
+		    c->tls == TLSM_IMPLICIT ? c->proto->srv_label_implicit :
+		    c->proto->srv_label, c->upstream_host);
+		lookup(s, 0, qname, DNS_T_SRV, on_srv);
+		return;
+	case UPK_HOST:
+	case UPK_LAST:
+		break;
+	}
+	snprintf(p->t[0].host, sizeof(p->t[0].host), "%s", c->upstream_host);
+	p->t[0].port = c->upstream_port;
+	p->t[0].is_ip = c->upstream_is_ip;
+	p->nt = 1;
+	start_target(s);
 }

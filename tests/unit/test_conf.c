@@ -333,7 +333,8 @@ upstream_errors(void **state)
 		snprintf(text, sizeof(text), "[s]\nupstream = %s\n", bad[i]);
 		snprintf(msg, sizeof(msg), "t.conf:2: invalid value '%s' for "
 		    "'upstream': expected host, host:port, IPv4[:port] or "
-		    "[IPv6][:port], with port 1-65535", bad[i]);
+		    "[IPv6][:port], with port 1-65535, or mx:DOMAIN[:port] or "
+		    "srv:DOMAIN", bad[i]);
 		expect_error(text, msg, 2);
 	}
 	expect_error("[s]\nupstream = ::1\n", "t.conf:2: invalid value '::1' "
@@ -351,15 +352,113 @@ upstream_errors(void **state)
 	expect_error("[s]\nupstream = transparent\n", "t.conf:2: upstream = "
 	    "transparent is not supported by this version of tlshim yet", 2);
 	expect_error("[s]\nupstream = srv\n", "t.conf:2: upstream = srv is "
-	    "not supported by this version of tlshim yet", 2);
+	    "not supported by this version of tlshim yet (use mx:DOMAIN or "
+	    "srv:DOMAIN)", 2);
 	expect_error("[s]\nupstream = mx\n", "t.conf:2: upstream = mx is not "
-	    "supported by this version of tlshim yet", 2);
-	expect_error("[s]\nupstream = srv:example.org\n", "t.conf:2: upstream "
-	    "= srv:example.org is not supported by this version of tlshim "
-	    "yet", 2);
-	expect_error("[s]\nupstream = mx:example.org\n", "t.conf:2: upstream "
-	    "= mx:example.org is not supported by this version of tlshim yet",
-	    2);
+	    "supported by this version of tlshim yet (use mx:DOMAIN or "
+	    "srv:DOMAIN)", 2);
+}
+
+static void
+upstream_by_dns(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = expect_ok("[s]\nprotocol = smtp\nlisten = 127.0.0.1:1\n"
+	    "upstream = mx:Example.ORG\n");
+	assert_int_equal(c->services[0].upstream_kind, UPK_MX);
+	assert_string_equal(c->services[0].upstream_host, "Example.ORG");
+	assert_int_equal(c->services[0].upstream_port, 25);
+	conf_unref(c);
+	c = expect_ok("[s]\nprotocol = smtp\nlisten = 127.0.0.1:1\n"
+	    "upstream = mx:example.org:2525\n");
+	assert_int_equal(c->services[0].upstream_kind, UPK_MX);
+	assert_int_equal(c->services[0].upstream_port, 2525);
+	conf_unref(c);
+	c = expect_ok("[s]\nprotocol = imap\nlisten = 127.0.0.1:1\n"
+	    "upstream = srv:example.org\ntls = implicit\n");
+	assert_int_equal(c->services[0].upstream_kind, UPK_SRV);
+	assert_string_equal(c->services[0].upstream_host, "example.org");
+	conf_unref(c);
+	c = expect_ok("[s]\nprotocol = smtp\nlisten = 127.0.0.1:1\n"
+	    "upstream = mx.example.org\n");
+	assert_int_equal(c->services[0].upstream_kind, UPK_HOST);
+	conf_unref(c);
+	expect_error("[s]\nupstream = mx:192.0.2.1\n", "t.conf:2: invalid "
+	    "value '192.0.2.1' for 'upstream': expected a domain name after "
+	    "mx: or srv:, not an address", 2);
+	expect_error("[s]\nupstream = srv:example.org:993\n", "t.conf:2: "
+	    "invalid value 'example.org:993' for 'upstream': expected "
+	    "srv:DOMAIN without a port (the SRV records give it)", 2);
+	expect_error("[s]\nupstream = mx:-a.test\n", "t.conf:2: invalid "
+	    "value '-a.test' for 'upstream': expected a domain name after "
+	    "mx: or srv: (mx:DOMAIN[:port])", 2);
+	expect_error("[s]\nprotocol = imap\nlisten = 127.0.0.1:1\n"
+	    "upstream = mx:example.org\n", "t.conf:1: [s]: upstream = "
+	    "mx:example.org is for protocol smtp (relaying to a mail "
+	    "domain); imap servers are found with srv:DOMAIN or host:port",
+	    1);
+	expect_error("[s]\nprotocol = smtp\nlisten = 127.0.0.1:1\n"
+	    "upstream = srv:example.org\n", "t.conf:1: [s]: upstream = "
+	    "srv:example.org: protocol smtp has no SRV records (use "
+	    "mx:DOMAIN or host:port)", 1);
+}
+
+/* The configurations shipped in conf/ are what users copy: each must
+ * load as it is. */
+static void
+shipped_examples_load(void **state)
+{
+	static const char *const files[] = { "tlshim.conf",
+	    "mta-smarthost.conf", "mta-dane.conf",
+	    "mail-client-submission.conf", "mail-client-imap.conf",
+	    "mail-client-pop3.conf" };
+	const char *top = getenv("top_srcdir");
+	char path[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct conf_error err;
+		struct conf *c;
+
+		snprintf(path, sizeof(path), "%s/conf/%s",
+		    top != NULL ? top : ".", files[i]);
+		if ((c = conf_load(path, &err)) == NULL)
+			fail_msg("%s", err.msg);
+		conf_unref(c);
+	}
+}
+
+static void
+resolver_and_dnssec(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = expect_ok(SVC);
+	assert_int_equal(c->nresolvers, 0);
+	assert_int_equal(c->dnssec, CONF_DNSSEC_TRUST_AD);
+	conf_unref(c);
+	c = expect_ok("[global]\nresolver = 127.0.0.1 127.0.0.53:5353, "
+	    "[::1]\ndnssec = off\n" SVC);
+	assert_int_equal(c->nresolvers, 3);
+	assert_string_equal(c->resolver[0].text, "127.0.0.1:53");
+	assert_string_equal(c->resolver[1].text, "127.0.0.53:5353");
+	assert_string_equal(c->resolver[2].text, "[::1]:53");
+	assert_int_equal(c->dnssec, CONF_DNSSEC_OFF);
+	conf_unref(c);
+	c = expect_ok("[global]\nresolver = ::1\n" SVC);
+	assert_string_equal(c->resolver[0].text, "[::1]:53");
+	conf_unref(c);
+	expect_error("[global]\nresolver = dns.example\n" SVC, "t.conf:2: "
+	    "invalid value 'dns.example' for 'resolver': expected resolver "
+	    "addresses: IPv4[:port] or [IPv6][:port], port 53 by default, "
+	    "separated by blanks", 2);
+	expect_error("[global]\nresolver = 1.1.1.1 2.2.2.2 3.3.3.3 4.4.4.4\n"
+	    SVC, "t.conf:2: too many resolvers (at most 3)", 2);
+	expect_error("[global]\ndnssec = yes\n" SVC, "t.conf:2: invalid "
+	    "value 'yes' for 'dnssec': expected one of trust-ad, off", 2);
 }
 
 static void
@@ -418,13 +517,18 @@ security_levels(void **state)
 		assert_int_equal(c->services[0].level, ok[i].l);
 		conf_unref(c);
 	}
-	expect_error(SVC "security = dane\n", "t.conf:5: security = dane is "
-	    "not supported by this version of tlshim yet", 5);
-	expect_error(SVC "security = dane-only\n", "t.conf:5: security = "
-	    "dane-only is not supported by this version of tlshim yet", 5);
+	conf_unref(expect_ok(SVC "security = dane\n"));
+	conf_unref(expect_ok(SVC "security = dane-only\n"));
+	expect_error("[s]\nprotocol = smtp\nlisten = 127.0.0.1:1\n"
+	    "upstream = 192.0.2.1\nsecurity = dane\n", "t.conf:1: [s]: "
+	    "security = dane needs the upstream as a host name: TLSA records "
+	    "are looked up by name, never for an address", 1);
+	expect_error(SVC "security = dane-only\n[global]\ndnssec = off\n",
+	    "t.conf:1: [out]: security = dane-only needs dnssec = trust-ad "
+	    "(with dnssec = off no TLSA record is ever secure)", 1);
 	expect_error(SVC "security = strong\n", "t.conf:5: invalid value "
 	    "'strong' for 'security': expected one of none, may, encrypt, "
-	    "verify", 5);
+	    "dane, dane-only, verify", 5);
 	expect_error(SVC "tls = implicit\nsecurity = none\n", "t.conf:1: "
 	    "[out]: security = none contradicts tls = implicit", 1);
 }
@@ -586,7 +690,7 @@ workers_key(void **state)
 static void
 unsupported_keys(void **state)
 {
-	static const char *const global[] = { "resolver", "dnssec",
+	static const char *const global[] = {
 	    "control_socket", "metrics_listen", "so_mark",
 	    "dns_listen", "posture_retention" };
 	static const char *const service[] = { "pin", "pin_max_age", "cert",
@@ -747,11 +851,13 @@ inih_quirks_are_handled(void **state)
 	expect_error("[two]\nprotocol=smtp\nlisten=127.0.0.1:2\n"
 	    "upstream=b.test;not a comment\n", "t.conf:4: invalid value "
 	    "'b.test;not a comment' for 'upstream': expected host, host:port, "
-	    "IPv4[:port] or [IPv6][:port], with port 1-65535", 4);
+	    "IPv4[:port] or [IPv6][:port], with port 1-65535, or "
+	    "mx:DOMAIN[:port] or srv:DOMAIN", 4);
 	/* '#' after a value is part of it in inih: the message says so. */
 	expect_error(SVC "security = may # comment\n", "t.conf:5: invalid "
 	    "value 'may # comment' for 'security': expected one of none, may, "
-	    "encrypt, verify (comments after a value start with ';')", 5);
+	    "encrypt, dane, dane-only, verify (comments after a value start "
+	    "with ';')", 5);
 }
 
 static void
@@ -846,6 +952,9 @@ main(void)
 		cmocka_unit_test(upstream_forms),
 		cmocka_unit_test(upstream_port_follows_tls_mode),
 		cmocka_unit_test(upstream_errors),
+		cmocka_unit_test(upstream_by_dns),
+		cmocka_unit_test(shipped_examples_load),
+		cmocka_unit_test(resolver_and_dnssec),
 		cmocka_unit_test(helo_names),
 		cmocka_unit_test(default_helo_is_host_name_or_localhost),
 		cmocka_unit_test(security_levels),

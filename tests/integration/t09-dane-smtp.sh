@@ -1,0 +1,204 @@
+#!/bin/bash
+# t09-dane-smtp.sh - DANE through tlshim to a real Postfix, with a real
+# DNSSEC lab (NSD serving signed zones, Unbound validating them: see
+# dnslab.sh).  Every row of the lab gives the delivery or refusal RFC 7672
+# asks for, and nothing is ever delivered in plaintext or to an
+# unauthenticated server when secure, usable TLSA records exist.  Then
+# `tlshim probe` on the same rows, and the same names through a resolver
+# that does not validate.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dnslab.sh"
+
+lab_init "postfix postconf swaks certtool $(dl_tools)"
+# The leaf names the DANE-TA hosts (DANE-TA checks names; mx-ta-noname is
+# left out on purpose).  DANE-EE ignores names.
+PKI_EXTRA_DNS="mx-ta.dane.test mx-ta-spki.dane.test" pki_make
+pf_start
+dl_start "$LAB_IP" "$PF_GOOD $PF_PLAIN" "$LAB_PKI/good.pem" "$LAB_PKI/ca.pem"
+
+TLSHIM=${TLSHIM:-$(dirname "$TLSHIMD")/tlshim}
+conf=$LAB_TMP/t09.conf
+tl_conf_global "$conf" "resolver=$DL_RESOLVER" "dnssec=trust-ad"
+declare -A LPORT
+lab_ports 24
+read -r -a FREE <<<"$PORTS"
+n=0
+add() {	# add SERVICE UPSTREAM SECURITY [KEY=VALUE...]
+	local svc=$1 up=$2 sec=$3
+	shift 3
+	LPORT[$svc]=${FREE[$n]}
+	n=$((n + 1))
+	tl_conf_service "$conf" "$svc" "${LPORT[$svc]}" "$up" "$sec" "$@"
+}
+D=dane.test
+add ee "mx-ee.$D:$PF_GOOD" dane
+add ee-full "mx-ee-full.$D:$PF_GOOD" dane
+add ee-cert "mx-ee-cert.$D:$PF_GOOD" dane
+add ee-512 "mx-ee-512.$D:$PF_GOOD" dane
+add ta "mx-ta.$D:$PF_GOOD" dane
+add ta-spki "mx-ta-spki.$D:$PF_GOOD" dane
+add ta-noname "mx-ta-noname.$D:$PF_GOOD" dane
+add wrong "mx-wrong.$D:$PF_GOOD" dane
+add agile "mx-agile.$D:$PF_GOOD" dane
+add unusable "mx-unusable.$D:$PF_GOOD" dane
+add notlsa "mx-notlsa.$D:$PF_GOOD" dane
+add tlsabogus "mx-tlsabogus.$D:$PF_GOOD" dane
+add insecure "mx.insecure.test:$PF_GOOD" dane
+add expired "mx.expired.test:$PF_GOOD" dane
+add corrupt "mx.corrupt.test:$PF_GOOD" dane
+add mxlist "mx:list.$D:$PF_GOOD" dane
+add mxee "mx:ee.$D:$PF_GOOD" dane
+add plain-tlsa "mx-ee.$D:$PF_PLAIN" dane
+add only-ee "mx-ee.$D:$PF_GOOD" dane-only
+add only-notlsa "mx-notlsa.$D:$PF_GOOD" dane-only
+add only-insecure "mx.insecure.test:$PF_GOOD" dane-only
+add may-wrong "mx-wrong.$D:$PF_GOOD" may
+add cname "cname.$D:$PF_GOOD" dane
+
+check "tlshimd -t accepts the DANE configuration" "$TLSHIMD" -t -c "$conf"
+check "tlshimd starts and listens" tl_start "$conf"
+if ! tl_alive; then
+	diag_file "$TL_LOG"
+	bail "tlshimd did not start"
+fi
+
+# delivered SERVICE AUTH DNSSEC - the message arrives over TLS and the
+# session line says how it was authenticated; sets LINE
+delivered() {
+	local svc=$1 what="$1/delivered" tm
+	tm=$(tl_mark)
+	new_id "$svc"
+	check "$what: swaks delivers through tlshim" \
+	    swaks_send "$LAB_IP" "${LPORT[$svc]}" "$ID"
+	delivery_checks "$what" "$ID" "$CHECK_RC"
+	LINE=$(tl_session "$tm" "service=$svc ")
+	is "$(kv "$LINE" result)/$(kv "$LINE" auth)" "tls/$2" \
+	    "$what: result=tls auth=$2"
+	is "$(kv "$LINE" dnssec)" "$3" "$what: dnssec=$3"
+}
+
+# refused SERVICE RESULT DNSSEC [REASON_ERE] - the client gets 421 4.7.0,
+# nothing reaches Postfix's queue; sets LINE
+refused() {
+	local svc=$1 what="$1/refused" tm rc
+	tm=$(tl_mark)
+	new_id "$svc"
+	rc=0
+	py_send "$LAB_IP" "${LPORT[$svc]}" "$ID" >/dev/null || rc=$?
+	is "$rc" 3 "$what: the client gets no 220 greeting"
+	like "$(py_get "$ID" greeting)" '^421 4\.7\.0 tlshim: ' \
+	    "$what: the greeting is '421 4.7.0 tlshim: ...'"
+	check "$what: nothing delivered" not_delivered "$ID"
+	LINE=$(tl_session "$tm" "service=$svc ")
+	is "$(kv "$LINE" result)" "$2" "$what: result=$2"
+	is "$(kv "$LINE" dnssec)" "$3" "$what: dnssec=$3"
+	[ -z "${4:-}" ] || like "$(kv "$LINE" reason)" "$4" \
+	    "$what: reason matches /$4/"
+}
+
+# --- secure, usable TLSA: authenticated, whatever the record's form
+delivered ee dane-ee secure
+like "$(kv "$LINE" tlsa)" "^3 1 1 $DL_EE_SPKI256" "ee: the record used is logged"
+is "$(kv "$LINE" name_source)/$(kv "$LINE" peer)" "config/mx-ee.$D" "ee: peer and name_source"
+delivered ee-full dane-ee secure
+delivered ee-cert dane-ee secure
+delivered ee-512 dane-ee secure
+delivered ta dane-ta secure
+delivered ta-spki dane-ta secure
+delivered cname dane-ee secure
+
+# --- a TLSA record that does not match: refused, never relayed
+refused wrong refused secure 'DANE'
+like "$(kv "$LINE" starttls_offered)" yes "wrong: STARTTLS was offered and taken"
+refused agile refused secure 'DANE'
+refused ta-noname refused secure 'DANE.*(name|mx-ta-noname)'
+
+# --- only unusable records: TLS without authentication (RFC 7672 2.2)
+delivered unusable untrusted secure
+like "$(kv "$LINE" reason)" 'unusable' "unusable: the reason says the records were unusable"
+
+# --- no TLSA (secure denial): as may
+delivered notlsa untrusted secure
+
+# --- DNSSEC-insecure zone: its (wrong) TLSA is ignored, as may
+delivered insecure untrusted insecure
+
+# --- bogus: never "no TLSA", the host is not used
+refused tlsabogus failed bogus 'TLSA'
+refused expired failed bogus
+refused corrupt failed bogus
+
+# --- MX: the first host fails DANE, the second passes
+delivered mxlist dane-ee secure
+is "$(kv "$LINE" peer)/$(kv "$LINE" name_source)" "mx-ee.$D/mx" \
+    "mxlist: delivered through the second MX host"
+like "$(kv "$LINE" reason)" "mx-wrong\.$D: DANE" \
+    "mxlist: the first host's DANE failure is recorded"
+delivered mxee dane-ee secure
+
+# --- secure TLSA, server without STARTTLS: refused, never plaintext
+refused plain-tlsa refused secure 'TLS'
+is "$(kv "$LINE" starttls_offered)" no "plain-tlsa: starttls_offered=no"
+
+# --- dane-only
+delivered only-ee dane-ee secure
+refused only-notlsa refused secure 'dane-only'
+refused only-insecure refused insecure 'dane-only'
+
+# --- may never looks at TLSA
+delivered may-wrong untrusted secure
+is "$(kv "$LINE" tlsa)" "" "may-wrong: no TLSA used"
+
+# --- tlshim probe: the same code, one session, an exit status
+if [ -x "$TLSHIM" ]; then
+	probe() {	# probe NAME PORT EXPECTED_RC [RESOLVER]
+		local rc=0
+		"$TLSHIM" probe --json --resolver "${4:-$DL_RESOLVER}" -c "$conf" \
+		    "smtp://$1:$2" >"$LAB_TMP/out/probe-$1.json" \
+		    2>"$LAB_TMP/out/probe-$1.err" || rc=$?
+		is "$rc" "$3" "probe $1: exit $3"
+		[ "$rc" = "$3" ] || diag_file "$LAB_TMP/out/probe-$1.json"
+	}
+	pj() {	# pj NAME KEY - a field of probe NAME's JSON
+		"$LAB_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+		    "$LAB_TMP/out/probe-$1.json" "$2" 2>/dev/null
+	}
+	probe "mx-ee.$D" "$PF_GOOD" 0
+	is "$(pj "mx-ee.$D" auth)/$(pj "mx-ee.$D" tlsa_dnssec)" dane-ee/secure \
+	    "probe mx-ee: auth dane-ee, TLSA secure"
+	like "$(pj "mx-ee.$D" tlsa_records)" "3 1 1 $DL_EE_SPKI256" \
+	    "probe mx-ee: the TLSA record is shown"
+	like "$(pj "mx-ee.$D" addresses)" "$LAB_IP" "probe mx-ee: the address is shown"
+	probe "mx-ta.$D" "$PF_GOOD" 0
+	is "$(pj "mx-ta.$D" auth)" dane-ta "probe mx-ta: auth dane-ta"
+	probe "mx-wrong.$D" "$PF_GOOD" 2
+	is "$(pj "mx-wrong.$D" result)" refused "probe mx-wrong: refused"
+	probe "mx-notlsa.$D" "$PF_GOOD" 1
+	is "$(pj "mx-notlsa.$D" result)/$(pj "mx-notlsa.$D" auth)" tls/untrusted \
+	    "probe mx-notlsa: encrypted, not authenticated"
+	probe "mx-ee.$D" "$PF_PLAIN" 2
+	probe "mx.expired.test" "$PF_GOOD" 3
+	"$TLSHIM" probe --resolver "$DL_RESOLVER" -c "$conf" \
+	    "smtp://mx-ee.$D:$PF_GOOD" >"$LAB_TMP/out/probe.txt" 2>&1 || true
+	like "$(grep '^verdict' "$LAB_TMP/out/probe.txt")" 'authenticated \(exit 0\)' \
+	    "probe (text): the verdict line"
+	like "$(grep '^auth' "$LAB_TMP/out/probe.txt")" 'dane-ee' "probe (text): auth"
+	rc=0
+	"$TLSHIM" probe "ftp://x.test" >/dev/null 2>&1 || rc=$?
+	is "$rc" 3 "probe: an unknown scheme is an error (exit 3)"
+else
+	skip "tlshim probe" "$TLSHIM not built"
+fi
+
+# --- a resolver that does not validate: nothing is secure, DANE is off
+tl_stop
+conf2=$LAB_TMP/t09-novalidate.conf
+tl_conf_global "$conf2" "resolver=$DL_NOVALIDATE"
+lab_ports 1
+LPORT[nv-wrong]=$PORTS
+tl_conf_service "$conf2" nv-wrong "$PORTS" "mx-wrong.$D:$PF_GOOD" dane
+check "tlshimd starts with the non-validating resolver" tl_start "$conf2"
+delivered nv-wrong untrusted insecure
+
+tl_final_checks
+done_testing
