@@ -285,8 +285,9 @@ static void
 start_tls(struct session *s)
 {
 	char err[160];
-	/* SNI is the upstream host name; never an address (RFC 6066 3). */
-	const char *sni = s->peer_is_ip ? NULL : s->out.peer;
+	/* SNI is the host name, or the TLSA base domain in use (RFC 7672
+	 * 8.1); never an address (RFC 6066 3). */
+	const char *sni = upstream_sni(s);
 
 	s->tls_first_seen = false;
 	s->tls = tls_conn_new(s->conf->tls_client, sni, tls_push, s, err,

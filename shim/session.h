@@ -125,6 +125,8 @@ void		 upstream_free(struct session *);
  * the next one (true), or false when it was the last */
 bool		 upstream_try_next(struct session *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
+/* upstream_sni - the SNI for the current target (NULL: none) */
+const char	*upstream_sni(const struct session *);
 /* upstream_dane_verify - the chain against the target's TLSA records */
 enum auth	 upstream_dane_verify(struct session *, char *why,
 		    size_t whylen);

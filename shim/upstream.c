@@ -65,6 +65,9 @@ struct upstream_plan {
 	 * secure chain its TLSA records come first (RFC 7671 7). */
 	char			 cname[DNS_NAME_MAX];
 	bool			 tlsa_at_cname;	/* the lookup in flight */
+	/* The TLSA base domain of the records in use: the SNI (RFC 7672
+	 * 8.1).  "" when none are. */
+	char			 tlsa_base[DNS_NAME_MAX];
 	/* Its TLSA records, when they are secure and decide the level. */
 	struct dns_tlsa		*tlsa;
 	size_t			 ntlsa;
@@ -372,6 +375,8 @@ on_tlsa(void *arg, const struct dns_result *r)
 			    sizeof(s->out.tlsa) - strlen(s->out.tlsa), "%s%s",
 			    s->out.tlsa[0] != '\0' ? ", " : "", rec);
 	}
+	snprintf(p->tlsa_base, sizeof(p->tlsa_base), "%s",
+	    p->tlsa_at_cname ? p->cname : p->t[p->cur].host);
 	s->level = s->conf->level;
 	connect_target(s);
 }
@@ -486,6 +491,7 @@ start_target(struct session *s)
 	p->addr_err[0] = '\0';
 	p->cname[0] = '\0';
 	p->tlsa_at_cname = false;
+	p->tlsa_base[0] = '\0';
 	s->level = s->conf->level;
 	sess_arm_timer(s, s->conf->connect_timeout_ms);
 	if (t->is_ip) {
@@ -804,6 +810,18 @@ upstream_dane_verify(struct session *s, char *why, size_t whylen)
 		names[nnames++] = p->cname;
 	return dane_verify(chain, n, p->tlsa, p->ntlsa, names, nnames,
 	    time(NULL), why, whylen);
+}
+
+/* upstream_sni - the name to send as SNI: the TLSA base domain when
+ * TLSA records are in use, else the host's name (NULL for an address) */
+const char *
+upstream_sni(const struct session *s)
+{
+	if (s->peer_is_ip)
+		return NULL;
+	if (s->plan != NULL && s->plan->tlsa_base[0] != '\0')
+		return s->plan->tlsa_base;
+	return s->out.peer;
 }
 
 /* ------------------------------------------------------------- start */

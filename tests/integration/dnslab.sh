@@ -85,6 +85,14 @@
 #                   (ee.dane.test, ee-full.dane.test, ta.dane.test, ...)
 #   list.dane.test  MX 10 mx-wrong, MX 20 mx-ee     first fails, second passes
 #   cname.dane.test CNAME mx-ee.dane.test
+#   nullmx.dane.test MX 0 .                        null MX (RFC 7505)
+#   implicit        3 1 1 SHA-256(leaf SPKI)       a host with no MX: the
+#                                                   implicit MX of itself
+#   _submission._tcp.srv.dane.test SRV 10 0 PORT1 mx-ee   (PORT1: the
+#                   first port given)
+#   _submission._tcp.srvlist.dane.test SRV 10 0 PORT1 mx-wrong,
+#                   SRV 20 0 PORT1 mx-ee           first fails, second passes
+#   _submission._tcp.nosrv.dane.test SRV 0 0 0 .   service not offered
 #
 #   zone insecure.test (signed, but no DS in the root: insecure)
 #   mx.insecure.test    3 1 1 wrong digest          to be ignored
@@ -207,7 +215,15 @@ _dl_zone_dane() {
 	list	MX	10 mx-wrong
 	list	MX	20 mx-ee
 	cname	CNAME	mx-ee
+	nullmx	MX	0 .
 	EOF
+	# SRV (submission, RFC 6186), on the first port given.
+	_h=${DL_PORTS%% *}
+	printf '%-40s SRV\t10 0 %s mx-ee\n' _submission._tcp.srv "$_h"
+	printf '%-40s SRV\t10 0 %s mx-wrong\n' _submission._tcp.srvlist "$_h"
+	printf '%-40s SRV\t20 0 %s mx-ee\n' _submission._tcp.srvlist "$_h"
+	printf '%-40s SRV\t0 0 0 .\n' _submission._tcp.nosrv
+	_dl_host implicit "3 1 1 $DL_EE_SPKI256"
 	_dl_host mx-ee "3 1 1 $DL_EE_SPKI256"
 	[ -z "$DL_ADDR6" ] || printf '%-40s AAAA\t%s\n' mx-ee "$DL_ADDR6"
 	_dl_host mx-ee-full "3 0 0 ( $(_dl_split "$DL_EE_CERT") )"

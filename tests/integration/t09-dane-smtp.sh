@@ -20,7 +20,7 @@ TLSHIM=${TLSHIM:-$(dirname "$TLSHIMD")/tlshim}
 conf=$LAB_TMP/t09.conf
 tl_conf_global "$conf" "resolver=$DL_RESOLVER" "dnssec=trust-ad"
 declare -A LPORT
-lab_ports 24
+lab_ports 30
 read -r -a FREE <<<"$PORTS"
 n=0
 add() {	# add SERVICE UPSTREAM SECURITY [KEY=VALUE...]
@@ -54,6 +54,11 @@ add only-notlsa "mx-notlsa.$D:$PF_GOOD" dane-only
 add only-insecure "mx.insecure.test:$PF_GOOD" dane-only
 add may-wrong "mx-wrong.$D:$PF_GOOD" may
 add cname "cname.$D:$PF_GOOD" dane
+add implicit "mx:implicit.$D:$PF_GOOD" dane
+add nullmx "mx:nullmx.$D:$PF_GOOD" dane
+add srv "srv:srv.$D" dane protocol=submission
+add srvlist "srv:srvlist.$D" dane protocol=submission
+add nosrv "srv:nosrv.$D" dane protocol=submission
 
 check "tlshimd -t accepts the DANE configuration" "$TLSHIMD" -t -c "$conf"
 check "tlshimd starts and listens" tl_start "$conf"
@@ -135,6 +140,21 @@ is "$(kv "$LINE" peer)/$(kv "$LINE" name_source)" "mx-ee.$D/mx" \
 like "$(kv "$LINE" reason)" "mx-wrong\.$D: DANE" \
     "mxlist: the first host's DANE failure is recorded"
 delivered mxee dane-ee secure
+# A domain without MX records is its own MX host (RFC 5321 5.1); a null
+# MX (RFC 7505) accepts no mail.
+delivered implicit dane-ee secure
+is "$(kv "$LINE" peer)/$(kv "$LINE" name_source)" "implicit.$D/mx" \
+    "implicit: the domain itself is the host"
+refused nullmx refused secure 'null MX'
+
+# --- SRV (RFC 6186): _submission._tcp, the port from the record
+delivered srv dane-ee secure
+is "$(kv "$LINE" peer):$(kv "$LINE" port)/$(kv "$LINE" name_source)" \
+    "mx-ee.$D:$PF_GOOD/srv" "srv: the SRV target and port are used"
+delivered srvlist dane-ee secure
+like "$(kv "$LINE" reason)" "mx-wrong\.$D: DANE" \
+    "srvlist: the first target's DANE failure is recorded"
+refused nosrv refused secure 'not offered'
 
 # --- secure TLSA, server without STARTTLS: refused, never plaintext
 refused plain-tlsa refused secure 'TLS'
