@@ -97,6 +97,9 @@
 #   zone insecure.test (signed, but no DS in the root: insecure)
 #   mx.insecure.test    3 1 1 wrong digest          to be ignored
 #   insecure.test       MX 10 mx.insecure.test
+#   tosecure.insecure.test  MX 10 mx-wrong.dane.test  an insecure MX RRset
+#                       naming a secure host: its TLSA must not be used
+#                       (RFC 7672 2.2.1)
 #
 #   zones expired.test and corrupt.test (DS in the root: bogus)
 #   mx.expired.test     3 1 1 right; every signature expired two days ago
@@ -315,7 +318,8 @@ _dl_make_zones() {
 	_dl_keygen corrupt.test. corrupt || return 1
 
 	_dl_zone_dane >"$_d/dane.zone" &&
-	_dl_zone_simple insecure.test. "3 1 1 $DL_WRONG256" >"$_d/insecure.zone" &&
+	{ _dl_zone_simple insecure.test. "3 1 1 $DL_WRONG256" &&
+	  printf 'tosecure\tMX\t10 mx-wrong.dane.test.\n'; } >"$_d/insecure.zone" &&
 	_dl_zone_simple expired.test. "3 1 1 $DL_EE_SPKI256" >"$_d/expired.zone" &&
 	_dl_zone_simple corrupt.test. "3 1 1 $DL_EE_SPKI256" >"$_d/corrupt.zone" &&
 	_dl_zone_root >"$_d/root.zone" || return 1

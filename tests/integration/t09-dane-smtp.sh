@@ -59,6 +59,7 @@ add nullmx "mx:nullmx.$D:$PF_GOOD" dane
 add srv "srv:srv.$D" dane protocol=submission
 add srvlist "srv:srvlist.$D" dane protocol=submission
 add nosrv "srv:nosrv.$D" dane protocol=submission
+add tosecure "mx:tosecure.insecure.test:$PF_GOOD" dane
 
 check "tlshimd -t accepts the DANE configuration" "$TLSHIMD" -t -c "$conf"
 check "tlshimd starts and listens" tl_start "$conf"
@@ -146,6 +147,12 @@ delivered implicit dane-ee secure
 is "$(kv "$LINE" peer)/$(kv "$LINE" name_source)" "implicit.$D/mx" \
     "implicit: the domain itself is the host"
 refused nullmx refused secure 'null MX'
+
+# An insecure MX RRset: DANE does not apply to the hosts it names, even
+# a secure one with (here, wrong) TLSA records (RFC 7672 2.2.1).
+delivered tosecure untrusted insecure
+is "$(kv "$LINE" peer)/$(kv "$LINE" tlsa)" "mx-wrong.$D/" \
+    "tosecure: the secure host's TLSA records were not used"
 
 # --- SRV (RFC 6186): _submission._tcp, the port from the record
 delivered srv dane-ee secure
