@@ -25,10 +25,29 @@ result_name(enum result r)
 	return (unsigned)r < RES_LAST ? result_names[r] : "unknown";
 }
 
+static const char *const cause_names[CAUSE_LAST] = {
+	"", "no-tls", "handshake", "certificate", "dane-mismatch",
+	"dane-required", "dns", "connect", "timeout", "protocol", "injection",
+	"pinned", "limit", "local"
+};
+
 const char *
 auth_name(enum auth a)
 {
 	return (unsigned)a < AUTH_LAST ? auth_names[a] : "unknown";
+}
+
+const char *
+cause_name(enum cause c)
+{
+	return (unsigned)c < CAUSE_LAST ? cause_names[c] : "unknown";
+}
+
+void
+outcome_set_cause(struct outcome *o, enum cause c)
+{
+	if (o->cause == CAUSE_NONE)
+		o->cause = c;
 }
 
 /* outcome_add_reason - add to the reason, in words.  Every cause is kept,
@@ -142,6 +161,7 @@ outcome_format(const struct outcome *o, char *buf, size_t len)
 	put_num(buf, len, &n, "bytes_in", o->bytes_in);
 	put_num(buf, len, &n, "bytes_out", o->bytes_out);
 	put_num(buf, len, &n, "duration_ms", o->duration_ms);
+	put_kv(buf, len, &n, "cause", cause_name(o->cause));
 	put_kv(buf, len, &n, "reason", o->reason);
 	return n;
 }

@@ -32,8 +32,31 @@ enum auth {
 	AUTH_LAST
 };
 
+/* Why a session was refused or failed, in a fixed vocabulary for counters
+ * and reports (metrics labels, TLSRPT result types); the reason says the
+ * same in words.  The first cause set wins. */
+enum cause {
+	CAUSE_NONE = 0,
+	CAUSE_NO_TLS,		/* TLS required, server did not offer it */
+	CAUSE_HANDSHAKE,	/* the TLS handshake failed */
+	CAUSE_CERT,		/* PKIX verification failed under verify */
+	CAUSE_DANE_MISMATCH,	/* usable TLSA, the chain did not match */
+	CAUSE_DANE_REQUIRED,	/* dane-only: no secure, usable TLSA */
+	CAUSE_DNS,		/* a lookup failed or was bogus */
+	CAUSE_CONNECT,		/* no address answered */
+	CAUSE_TIMEOUT,		/* a phase ran out of time */
+	CAUSE_PROTOCOL,		/* the server (or client) broke the protocol */
+	CAUSE_INJECTION,	/* plaintext injected across STARTTLS */
+	CAUSE_PINNED,		/* a pinned peer without TLS (downgrade) */
+	CAUSE_LIMIT,		/* max_sessions reached */
+	CAUSE_LOCAL,		/* out of memory, sockets: our own trouble */
+	CAUSE_LAST
+};
+
 const char	*result_name(enum result);
 const char	*auth_name(enum auth);
+/* cause_name - "no-tls", "dane-mismatch", ...; "" for CAUSE_NONE */
+const char	*cause_name(enum cause);
 
 /* One session's record.  Strings are fixed-size so that the record can be
  * copied to the store's writer thread without pointers into the session. */
@@ -68,10 +91,13 @@ struct outcome {
 	uint64_t	 bytes_out;		/* legacy client -> upstream */
 	uint64_t	 duration_ms;
 	char		 reason[256];		/* in words, when not plain success */
+	enum cause	 cause;			/* the same in a fixed word */
 	bool		 resumed;		/* TLS session resumed: auth and
 						 * hashes are the full handshake's */
 };
 
+/* outcome_set_cause - record why in a fixed word, unless one already is */
+void	outcome_set_cause(struct outcome *, enum cause);
 /* outcome_add_reason - add a cause to the reason (kept in order) */
 void	outcome_add_reason(struct outcome *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -109,7 +109,8 @@ on_connection(uv_stream_t *h, int status)
 	if (s->stat != NULL && __atomic_load_n(&s->stat->active,
 	    __ATOMIC_RELAXED) > l->svc->max_sessions) {
 		/* A clean temporary failure: the client retries later. */
-		sess_refuse(s, RES_REFUSED, "too many sessions (max_sessions "
+		sess_refuse(s, RES_REFUSED, CAUSE_LIMIT,
+		    "too many sessions (max_sessions "
 		    "= %u)", l->svc->max_sessions);
 		return;
 	}

@@ -218,7 +218,8 @@ sess_abort(struct session *s, const char *why)
 /* sess_refuse - record why, tell the server goodbye if it can still hear
  * it, tell the legacy client in its protocol's words, and end */
 void
-sess_refuse(struct session *s, enum result r, const char *fmt, ...)
+sess_refuse(struct session *s, enum result r, enum cause cause,
+    const char *fmt, ...)
 {
 	va_list ap;
 	if (s->ending)
@@ -227,6 +228,7 @@ sess_refuse(struct session *s, enum result r, const char *fmt, ...)
 
 	if (r != RES_NONE)
 		s->out.result = r;
+	outcome_set_cause(&s->out, cause);
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
@@ -293,7 +295,8 @@ start_tls(struct session *s)
 	s->tls = tls_conn_new(s->conf->tls_client, sni, tls_push, s, err,
 	    sizeof(err));
 	if (s->tls == NULL) {
-		sess_refuse(s, RES_FAILED, "TLS setup failed: %s", err);
+		sess_refuse(s, RES_FAILED, CAUSE_LOCAL,
+		    "TLS setup failed: %s", err);
 		return;
 	}
 	/* Offer a session kept from an earlier handshake with this upstream
@@ -301,7 +304,8 @@ start_tls(struct session *s)
 	(void)tls_conn_resume(s->tls, s->out.peer, s->out.port,
 	    s->conf->level);
 	if (tls_conn_handshake(s->tls) == TLS_ERROR)
-		sess_refuse(s, RES_FAILED, "TLS handshake failed: %s",
+		sess_refuse(s, RES_FAILED, CAUSE_HANDSHAKE,
+		    "TLS handshake failed: %s",
 		    tls_conn_error(s->tls));
 }
 
@@ -321,7 +325,8 @@ sess_enter(struct session *s, enum sstate next)
 		lb_clear(&s->neg);	/* storage may be left from before TLS */
 		lb_init(&s->neg, s->proto->line_max);
 		if (io_read_start(&s->up) < 0) {
-			sess_refuse(s, RES_FAILED, "cannot read from server");
+			sess_refuse(s, RES_FAILED, CAUSE_LOCAL,
+			    "cannot read from server");
 			break;
 		}
 		/* Back from a STARTTLS handshake, the plugin goes on inside
@@ -335,7 +340,8 @@ sess_enter(struct session *s, enum sstate next)
 		break;
 	case SS_HANDSHAKE:
 		if (io_read_start(&s->up) < 0) {
-			sess_refuse(s, RES_FAILED, "cannot read from server");
+			sess_refuse(s, RES_FAILED, CAUSE_LOCAL,
+			    "cannot read from server");
 			break;
 		}
 		start_tls(s);
@@ -368,7 +374,8 @@ unexpected_bytes(struct session *s, size_t rest)
 {
 	if (rest == 0)
 		return false;
-	sess_refuse(s, RES_FAILED, "server sent %zu unexpected bytes before "
+	sess_refuse(s, RES_FAILED, CAUSE_PROTOCOL,
+	    "server sent %zu unexpected bytes before "
 	    "the client's first command", rest);
 	return true;
 }
@@ -388,7 +395,8 @@ sess_step(struct session *s, enum step st, size_t rest)
 		 * plaintext crosses the TLS boundary.  A real server sends
 		 * nothing after its 220 until our ClientHello. */
 		if (rest > 0) {
-			sess_refuse(s, RES_ATTACK, "response injection: %zu "
+			sess_refuse(s, RES_ATTACK, CAUSE_INJECTION,
+			    "response injection: %zu "
 			    "bytes after the server's STARTTLS reply", rest);
 			return;
 		}
@@ -411,10 +419,12 @@ sess_step(struct session *s, enum step st, size_t rest)
 			if (s->out.reason[0] == '\0')
 				outcome_add_reason(&s->out, "TLS not available");
 			if (by_tlsa)
-				sess_refuse(s, RES_REFUSED, "the TLSA records of "
+				sess_refuse(s, RES_REFUSED, CAUSE_NO_TLS,
+				    "the TLSA records of "
 				    "%s require TLS", s->out.peer);
 			else
-				sess_refuse(s, RES_REFUSED, "security = %s "
+				sess_refuse(s, RES_REFUSED, CAUSE_NO_TLS,
+				    "security = %s "
 				    "requires TLS", level_name(s->level));
 			return;
 		}
@@ -427,8 +437,9 @@ sess_step(struct session *s, enum step st, size_t rest)
 	case STEP_FAIL:
 		/* The plugin recorded the result and why. */
 		sess_refuse(s, s->out.result != RES_NONE ? s->out.result :
-		    RES_FAILED, "%s", s->out.reason[0] != '\0' ? "" :
-		    "protocol error");
+		    RES_FAILED, s->out.result == RES_ATTACK ?
+		    CAUSE_INJECTION : CAUSE_PROTOCOL, "%s",
+		    s->out.reason[0] != '\0' ? "" : "protocol error");
 		return;
 	}
 }

@@ -103,8 +103,8 @@ void		 sess_on_closed_request(struct session *);
 /* sess_enter - change state; the one place where state is written */
 void		 sess_enter(struct session *, enum sstate);
 /* sess_refuse - tell both sides the session cannot go on, then end it */
-void		 sess_refuse(struct session *, enum result, const char *fmt, ...)
-		    __attribute__((format(printf, 3, 4)));
+void		 sess_refuse(struct session *, enum result, enum cause,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void		 sess_arm_timer(struct session *, unsigned ms);
 /* sess_step - act on a plugin's step; rest: server bytes left unread */
 void		 sess_step(struct session *, enum step, size_t rest);

@@ -35,7 +35,8 @@ neg_feed(struct session *s, const char *data, size_t len)
 			if (r == LB_MORE)
 				break;
 			if (r == LB_TOOBIG) {
-				sess_refuse(s, RES_FAILED, "protocol error from "
+				sess_refuse(s, RES_FAILED, CAUSE_PROTOCOL,
+				    "protocol error from "
 				    "server: line longer than %zu bytes",
 				    s->proto->line_max);
 				return;
@@ -104,8 +105,8 @@ tls_up(struct session *s)
 			if (upstream_try_next(s, "DANE authentication failed: "
 			    "%s", why))
 				return;
-			sess_refuse(s, RES_REFUSED, "DANE authentication "
-			    "failed: %s", why);
+			sess_refuse(s, RES_REFUSED, CAUSE_DANE_MISMATCH,
+			    "DANE authentication failed: %s", why);
 			return;
 		}
 		sess_enter(s, SS_NEGOTIATING);
@@ -123,7 +124,7 @@ tls_up(struct session *s)
 	    s->out.resumed ? " resumed" : "", ok ? "" : " why=", ok ? "" : why);
 	if (!ok) {
 		if (s->conf->level == LEV_VERIFY) {
-			sess_refuse(s, RES_REFUSED, "%s", why);
+			sess_refuse(s, RES_REFUSED, CAUSE_CERT, "%s", why);
 			return;
 		}
 		/* Unauthenticated TLS is what may and encrypt ask for, but
@@ -159,7 +160,8 @@ tls_failed(struct session *s, const char *err)
 	if ((s->conf->level == LEV_DANE || s->conf->level == LEV_DANE_ONLY)
 	    && upstream_try_next(s, "TLS handshake failed: %s", err))
 		return;
-	sess_refuse(s, RES_REFUSED, "TLS handshake failed: %s", err);
+	sess_refuse(s, RES_REFUSED, CAUSE_HANDSHAKE,
+	    "TLS handshake failed: %s", err);
 }
 
 /* plaintext_reply - text where a TLS record should start.  A record
@@ -188,7 +190,8 @@ tls_in(struct session *s, const char *data, size_t len)
 		 * the same bytes mean a plaintext port: a mistake, not an
 		 * attack. */
 		if (plaintext_reply(data, len) && s->neg_begun) {
-			sess_refuse(s, RES_ATTACK, "response injection: "
+			sess_refuse(s, RES_ATTACK, CAUSE_INJECTION,
+			    "response injection: "
 			    "plaintext reply where the TLS handshake should be");
 			return;
 		}
@@ -226,7 +229,8 @@ tls_in(struct session *s, const char *data, size_t len)
 				    "server: %s", tls_conn_error(s->tls));
 				sess_abort(s, NULL);
 			} else
-				sess_refuse(s, RES_FAILED, "TLS error from "
+				sess_refuse(s, RES_FAILED, CAUSE_PROTOCOL,
+				    "TLS error from "
 				    "server: %s", tls_conn_error(s->tls));
 			return;
 		}
@@ -241,7 +245,8 @@ keep_early(struct session *s, const char *data, size_t len)
 	char *n;
 
 	if (len > SESS_EARLY_MAX - s->early_len) {
-		sess_refuse(s, RES_FAILED, "client sent more than %d bytes "
+		sess_refuse(s, RES_FAILED, CAUSE_PROTOCOL,
+		    "client sent more than %d bytes "
 		    "before its greeting", SESS_EARLY_MAX);
 		return;
 	}
@@ -304,7 +309,8 @@ sess_on_eof(struct endpoint *ep)
 	}
 	if (s->state != SS_RELAY) {
 		if (ep == &s->up)
-			sess_refuse(s, RES_FAILED, "server closed the "
+			sess_refuse(s, RES_FAILED, CAUSE_PROTOCOL,
+			    "server closed the "
 			    "connection during %s", sess_state_name(s->state));
 		return;
 	}
@@ -348,7 +354,8 @@ sess_on_error(struct endpoint *ep, int err)
 		tls_failed(s, uv_strerror(err));
 		return;
 	}
-	sess_refuse(s, RES_FAILED, "server connection: %s", uv_strerror(err));
+	sess_refuse(s, RES_FAILED, CAUSE_CONNECT,
+	    "server connection: %s", uv_strerror(err));
 }
 
 /* sess_on_drain - a side's write queue went low, or its FIN went out */
@@ -378,7 +385,8 @@ sess_on_timer(uv_timer_t *t)
 
 	switch (s->state) {
 	case SS_RESOLVING:
-		sess_refuse(s, RES_FAILED, "resolving %s timed out",
+		sess_refuse(s, RES_FAILED, CAUSE_TIMEOUT,
+		    "resolving %s timed out",
 		    s->out.peer);
 		break;
 	case SS_CONNECTING:
@@ -386,7 +394,8 @@ sess_on_timer(uv_timer_t *t)
 		break;
 	case SS_NEGOTIATING:
 	case SS_HANDSHAKE:
-		sess_refuse(s, RES_FAILED, "timed out during %s after %u ms",
+		sess_refuse(s, RES_FAILED, CAUSE_TIMEOUT,
+		    "timed out during %s after %u ms",
 		    sess_state_name(s->state), s->conf->handshake_timeout_ms);
 		break;
 	case SS_RELAY:

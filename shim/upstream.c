@@ -141,10 +141,11 @@ lookup(struct session *s, size_t slot, const char *name, uint16_t type,
 	struct upstream_plan *p = s->plan;
 	char err[160];
 
-	p->req[slot] = dns_lookup(server_dns_client(s->dns), name, type, cb, s, err,
-	    sizeof(err));
+	p->req[slot] = dns_lookup(server_dns_client(s->dns), name, type, cb,
+	    s, err, sizeof(err));
 	if (p->req[slot] == NULL) {
-		sess_refuse(s, RES_FAILED, "cannot look up %s: %s", name, err);
+		sess_refuse(s, RES_FAILED, CAUSE_LOCAL,
+		    "cannot look up %s: %s", name, err);
 		return false;
 	}
 	p->pending++;
@@ -167,11 +168,12 @@ lookup_error(const struct dns_result *r)
 /* next_target - this target cannot be used: say why, go on with the next
  * one, or refuse when it was the last */
 static void
-next_target(struct session *s, enum result r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+next_target(struct session *s, enum result r, enum cause cause,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
-next_target(struct session *s, enum result r, const char *fmt, ...)
+next_target(struct session *s, enum result r, enum cause cause,
+    const char *fmt, ...)
 {
 	struct upstream_plan *p = s->plan;
 	char why[200];
@@ -181,7 +183,7 @@ next_target(struct session *s, enum result r, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (p->cur + 1 >= p->nt) {
-		sess_refuse(s, r, "%s", why);
+		sess_refuse(s, r, cause, "%s", why);
 		return;
 	}
 	outcome_add_reason(&s->out, "%s: %s", p->t[p->cur].host, why);
@@ -286,7 +288,7 @@ connect_target(struct session *s)
 			p->addr[p->naddr++] = p->got4[i];
 	}
 	if (p->naddr == 0) {
-		next_target(s, RES_FAILED, "no address for %s%s%s",
+		next_target(s, RES_FAILED, CAUSE_DNS, "no address for %s%s%s",
 		    p->t[p->cur].host, p->addr_err[0] != '\0' ? ": " : "",
 		    p->addr_err);
 		return;
@@ -323,13 +325,15 @@ on_tlsa(void *arg, const struct dns_result *r)
 	if (r->status != DNS_OK && r->status != DNS_NODATA &&
 	    r->status != DNS_NXDOMAIN) {
 		/* RFC 7672 2.1.1: a failed TLSA lookup is not "no TLSA". */
-		next_target(s, RES_FAILED, "TLSA lookup for %s failed: %s",
+		next_target(s, RES_FAILED, CAUSE_DNS,
+		    "TLSA lookup for %s failed: %s",
 		    r->name, lookup_error(r));
 		return;
 	}
 	if (r->status != DNS_OK || r->dnssec != DNSSEC_SECURE) {
 		if (s->conf->level == LEV_DANE_ONLY) {
-			next_target(s, RES_REFUSED, "security = dane-only: "
+			next_target(s, RES_REFUSED, CAUSE_DANE_REQUIRED,
+			    "security = dane-only: "
 			    "no secure TLSA records at %s (%s, %s)", r->name,
 			    dns_status_name(r->status),
 			    dnssec_name(r->dnssec));
@@ -346,7 +350,8 @@ on_tlsa(void *arg, const struct dns_result *r)
 			usable++;
 	if (usable == 0) {
 		if (s->conf->level == LEV_DANE_ONLY) {
-			next_target(s, RES_REFUSED, "security = dane-only: the "
+			next_target(s, RES_REFUSED, CAUSE_DANE_REQUIRED,
+			    "security = dane-only: the "
 			    "TLSA records at %s are all unusable", r->name);
 			return;
 		}
@@ -359,7 +364,7 @@ on_tlsa(void *arg, const struct dns_result *r)
 	}
 	free(p->tlsa);
 	if ((p->tlsa = calloc(a->n, sizeof(*p->tlsa))) == NULL) {
-		sess_refuse(s, RES_FAILED, "out of memory");
+		sess_refuse(s, RES_FAILED, CAUSE_LOCAL, "out of memory");
 		return;
 	}
 	p->ntlsa = 0;
@@ -402,7 +407,8 @@ addresses_done(struct session *s)
 	/* RFC 7672 2.1.1: a bogus or failed lookup makes the host
 	 * unusable, where "insecure" would have let DANE off. */
 	if (p->addr_sec == DNSSEC_BOGUS || p->addr_failed) {
-		next_target(s, RES_FAILED, "address lookup for %s failed: %s",
+		next_target(s, RES_FAILED, CAUSE_DNS,
+		    "address lookup for %s failed: %s",
 		    t->host, p->addr_err[0] != '\0' ? p->addr_err :
 		    "DNSSEC bogus");
 		return;
@@ -413,7 +419,8 @@ addresses_done(struct session *s)
 	if (p->addr_sec != DNSSEC_SECURE ||
 	    (t->src != DNSSEC_UNKNOWN && t->src != DNSSEC_SECURE)) {
 		if (s->conf->level == LEV_DANE_ONLY) {
-			next_target(s, RES_REFUSED, "security = dane-only: %s "
+			next_target(s, RES_REFUSED, CAUSE_DANE_REQUIRED,
+			    "security = dane-only: %s "
 			    "is not DNSSEC-secure (%s)", t->host,
 			    dnssec_name(t->src != DNSSEC_UNKNOWN &&
 			    t->src != DNSSEC_SECURE ? t->src : p->addr_sec));
@@ -472,7 +479,8 @@ start_target(struct session *s)
 	struct up_target *t;
 
 	if (p->cur >= p->nt) {
-		sess_refuse(s, RES_FAILED, "no usable upstream");
+		sess_refuse(s, RES_FAILED, CAUSE_CONNECT,
+		    "no usable upstream");
 		return;
 	}
 	t = &p->t[p->cur];
@@ -561,7 +569,8 @@ on_mx(void *arg, const struct dns_result *r)
 	if (r->status != DNS_OK) {
 		note_dnssec(s, r->dnssec);
 		sess_refuse(s, r->status == DNS_NXDOMAIN ? RES_REFUSED :
-		    RES_FAILED, "MX lookup for %s: %s", s->conf->upstream_host,
+		    RES_FAILED, CAUSE_DNS, "MX lookup for %s: %s",
+		    s->conf->upstream_host,
 		    r->status == DNS_NXDOMAIN ? "the domain does not exist" :
 		    lookup_error(r));
 		return;
@@ -571,7 +580,8 @@ on_mx(void *arg, const struct dns_result *r)
 	if (n == 1 && rr[0]->u.mx.host[0] == '\0') {
 		/* RFC 7505: the domain accepts no mail. */
 		note_dnssec(s, r->dnssec);
-		sess_refuse(s, RES_REFUSED, "%s accepts no mail (null MX)",
+		sess_refuse(s, RES_REFUSED, CAUSE_DNS,
+		    "%s accepts no mail (null MX)",
 		    s->conf->upstream_host);
 		return;
 	}
@@ -604,7 +614,8 @@ on_mx(void *arg, const struct dns_result *r)
 		i = j;
 	}
 	if (p->nt == 0) {
-		sess_refuse(s, RES_REFUSED, "no usable MX host for %s",
+		sess_refuse(s, RES_REFUSED, CAUSE_DNS,
+		    "no usable MX host for %s",
 		    s->conf->upstream_host);
 		return;
 	}
@@ -628,14 +639,15 @@ on_srv(void *arg, const struct dns_result *r)
 	if (r->status != DNS_OK) {
 		sess_refuse(s, r->status == DNS_NXDOMAIN ||
 		    r->status == DNS_NODATA ? RES_REFUSED : RES_FAILED,
-		    "SRV lookup %s: %s", r->name,
+		    CAUSE_DNS, "SRV lookup %s: %s", r->name,
 		    r->status == DNS_NXDOMAIN || r->status == DNS_NODATA ?
 		    "no SRV records" : lookup_error(r));
 		return;
 	}
 	if (n == 1 && a->rr[0].u.srv.target[0] == '\0') {
 		/* RFC 2782: "." means the service is not offered. */
-		sess_refuse(s, RES_REFUSED, "%s: the domain says the service "
+		sess_refuse(s, RES_REFUSED, CAUSE_DNS,
+		    "%s: the domain says the service "
 		    "is not offered (SRV target \".\")", r->name);
 		return;
 	}
@@ -671,7 +683,8 @@ on_srv(void *arg, const struct dns_result *r)
 		p->nt++;
 	}
 	if (p->nt == 0) {
-		sess_refuse(s, RES_REFUSED, "%s: no usable SRV target",
+		sess_refuse(s, RES_REFUSED, CAUSE_DNS,
+		    "%s: no usable SRV target",
 		    r->name);
 		return;
 	}
@@ -716,7 +729,8 @@ try_connect(struct session *s)
 	int rc;
 
 	if (p->acur >= p->naddr) {
-		next_target(s, RES_FAILED, "cannot connect to %s port %u: %s",
+		next_target(s, RES_FAILED, CAUSE_CONNECT,
+		    "cannot connect to %s port %u: %s",
 		    p->t[p->cur].host, p->t[p->cur].port,
 		    s->last_connect_err != 0 ?
 		    uv_strerror(s->last_connect_err) : "no address");
@@ -724,7 +738,8 @@ try_connect(struct session *s)
 	}
 	io_init(&s->up, s, "server");
 	if ((rc = uv_tcp_init(s->srv->loop, &s->up.tcp)) < 0) {
-		sess_refuse(s, RES_FAILED, "socket: %s", uv_strerror(rc));
+		sess_refuse(s, RES_FAILED, CAUSE_LOCAL,
+		    "socket: %s", uv_strerror(rc));
 		return;
 	}
 	s->up.open = true;
@@ -834,14 +849,15 @@ upstream_start(struct session *s)
 	char err[160], qname[DNS_NAME_MAX + 32];
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		sess_refuse(s, RES_FAILED, "out of memory");
+		sess_refuse(s, RES_FAILED, CAUSE_LOCAL, "out of memory");
 		return;
 	}
 	s->plan = p;
 	if (c->upstream_kind != UPK_HOST || !c->upstream_is_ip) {
 		if ((s->dns = server_dns_get(s->srv, err, sizeof(err)))
 		    == NULL) {
-			sess_refuse(s, RES_FAILED, "DNS: %s", err);
+			sess_refuse(s, RES_FAILED, CAUSE_LOCAL,
+			    "DNS: %s", err);
 			return;
 		}
 	}
@@ -851,7 +867,8 @@ upstream_start(struct session *s)
 		lookup(s, 0, c->upstream_host, DNS_T_MX, on_mx);
 		return;
 	case UPK_SRV:
-		snprintf(s->out.name_source, sizeof(s->out.name_source), "srv");
+		snprintf(s->out.name_source, sizeof(s->out.name_source),
+		    "srv");
 		snprintf(qname, sizeof(qname), "_%s._tcp.%s",
 		    c->tls == TLSM_IMPLICIT ? c->proto->srv_label_implicit :
 		    c->proto->srv_label, c->upstream_host);

@@ -115,6 +115,7 @@ delivered cname dane-ee secure
 
 # --- a TLSA record that does not match: refused, never relayed
 refused wrong refused secure 'DANE'
+is "$(kv "$LINE" cause)" dane-mismatch "wrong: cause=dane-mismatch"
 like "$(kv "$LINE" starttls_offered)" yes "wrong: STARTTLS was offered and taken"
 refused agile refused secure 'DANE'
 refused ta-noname refused secure 'DANE.*(name|mx-ta-noname)'
@@ -131,6 +132,7 @@ delivered insecure untrusted insecure
 
 # --- bogus: never "no TLSA", the host is not used
 refused tlsabogus failed bogus 'TLSA'
+is "$(kv "$LINE" cause)" dns "tlsabogus: cause=dns"
 refused expired failed bogus
 refused corrupt failed bogus
 
@@ -165,11 +167,13 @@ refused nosrv refused secure 'not offered'
 
 # --- secure TLSA, server without STARTTLS: refused, never plaintext
 refused plain-tlsa refused secure 'TLS'
-is "$(kv "$LINE" starttls_offered)" no "plain-tlsa: starttls_offered=no"
+is "$(kv "$LINE" starttls_offered)/$(kv "$LINE" cause)" no/no-tls \
+    "plain-tlsa: starttls_offered=no cause=no-tls"
 
 # --- dane-only
 delivered only-ee dane-ee secure
 refused only-notlsa refused secure 'dane-only'
+is "$(kv "$LINE" cause)" dane-required "only-notlsa: cause=dane-required"
 refused only-insecure refused insecure 'dane-only'
 
 # --- may never looks at TLSA
