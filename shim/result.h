@@ -94,6 +94,9 @@ struct outcome {
 	enum cause	 cause;			/* the same in a fixed word */
 	bool		 resumed;		/* TLS session resumed: auth and
 						 * hashes are the full handshake's */
+	bool		 downgrade;		/* a pinned peer was seen without
+						 * the TLS it had (pin = yes:
+						 * refused, report-only: relayed) */
 };
 
 /* outcome_set_cause - record why in a fixed word, unless one already is */
