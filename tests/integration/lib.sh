@@ -1223,7 +1223,8 @@ wait_file() {
 
 # ----------------------------------------------------------- tlshimd
 
-# tl_conf_global FILE [KEY=VALUE...] - start a tlshimd config
+# tl_conf_global FILE [KEY=VALUE...] - start a tlshimd config (log_level
+# info unless a log_level=... is given)
 tl_conf_global() {
 	local _f _kv
 	_f=$1
@@ -1234,7 +1235,10 @@ tl_conf_global() {
 		echo "[global]"
 		echo "state_dir = $LAB_TMP/state"
 		echo "ca_file = $LAB_PKI/ca.pem"
-		echo "log_level = info"
+		case " $* " in
+		*" log_level="*) ;;
+		*) echo "log_level = info" ;;
+		esac
 		for _kv in "$@"; do
 			echo "${_kv%%=*} = ${_kv#*=}"
 		done

@@ -14,11 +14,13 @@ lab_init "postfix postconf swaks certtool $(dl_tools)"
 # left out on purpose).  DANE-EE ignores names.
 PKI_EXTRA_DNS="mx-ta.dane.test mx-ta-spki.dane.test" pki_make
 pf_start
-dl_start "$LAB_IP" "$PF_GOOD $PF_PLAIN" "$LAB_PKI/good.pem" "$LAB_PKI/ca.pem"
+# mx-ee also gets AAAA ::1, where nothing listens: both families are tried.
+dl_start "$LAB_IP" "$PF_GOOD $PF_PLAIN" "$LAB_PKI/good.pem" "$LAB_PKI/ca.pem" ::1
 
 TLSHIM=${TLSHIM:-$(dirname "$TLSHIMD")/tlshim}
 conf=$LAB_TMP/t09.conf
-tl_conf_global "$conf" "resolver=$DL_RESOLVER" "dnssec=trust-ad"
+tl_conf_global "$conf" "resolver=$DL_RESOLVER" "dnssec=trust-ad" \
+    "log_level=detail"
 declare -A LPORT
 lab_ports 30
 read -r -a FREE <<<"$PORTS"
@@ -106,6 +108,9 @@ refused() {
 delivered ee dane-ee secure
 like "$(kv "$LINE" tlsa)" "^3 1 1 $DL_EE_SPKI256" "ee: the record used is logged"
 is "$(kv "$LINE" name_source)/$(kv "$LINE" peer)" "config/mx-ee.$D" "ee: peer and name_source"
+sid=$(kv "$LINE" session)
+like "$(grep -F "$sid" "$TL_LOG" | grep -F 'connect to ::1 port')" 'refused' \
+    "ee: the AAAA address was tried first, then the A address"
 delivered ee-full dane-ee secure
 delivered ee-cert dane-ee secure
 delivered ee-512 dane-ee secure
