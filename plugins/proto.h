@@ -20,6 +20,15 @@
  *  2. Relay.  On STEP_READY the core calls down_greet() to greet the legacy
  *     client, then feeds every byte from either side to relay_from_down()
  *     and relay_from_up(), which forward (or answer) through sess_write_*.
+ *
+ * Client-first protocols (XMPP: the client opens its stream and names the
+ * domain it wants) set down_open().  The core then reads the client before
+ * it looks for an upstream: down_open() gets the client's bytes as they
+ * come, under the connect timeout, until it has what it needs (a
+ * destination, given with sess_set_dest()); what the client sent after
+ * that is kept and relayed once the relay starts, as early bytes are.
+ * Protocols that are not line-based set up_bytes() instead of up_line():
+ * the core then hands it the upstream's bytes as they arrive.
  */
 #ifndef TLSHIM_PROTO_H
 #define TLSHIM_PROTO_H
@@ -56,10 +65,29 @@ struct proto {
 	bool		 mx_routing;
 	const char	*srv_label;
 	const char	*srv_label_implicit;
+	/* With SRV routing: no SRV records means the domain's own address
+	 * records on the default port (RFC 6120 3.2.2), instead of a
+	 * refusal.  Also allows tls = auto: both labels are looked up and
+	 * each target keeps the TLS mode of its label (XEP-0368). */
+	bool		 srv_fallback;
+	/* ALPN protocol offered with implicit TLS (NULL: none). */
+	const char	*alpn;
 
+	/* Client-first: the client's bytes before any upstream exists.
+	 * STEP_MORE: all taken, more needed; STEP_READY: *used bytes taken
+	 * and the destination set (the rest are early bytes); STEP_FAIL:
+	 * refuse (result and reason recorded).  NULL: the server speaks
+	 * first. */
+	enum step	(*down_open)(struct session *, const char *, size_t,
+			    size_t *used);
 	enum step	(*up_begin)(struct session *);
 	enum step	(*up_line)(struct session *, const char *line,
 			    size_t len);
+	/* Instead of up_line, for byte streams: take the server's bytes;
+	 * on a step other than STEP_MORE, *used says how many were taken
+	 * (what follows is the server talking out of turn). */
+	enum step	(*up_bytes)(struct session *, const char *, size_t,
+			    size_t *used);
 	enum step	(*up_tls_ready)(struct session *);
 	/* Sent upstream (inside TLS if up) before a refusal closes it. */
 	const char	*up_quit;
@@ -82,6 +110,9 @@ struct proto {
 const struct proto *proto_find(const char *name);
 /* proto_names - "smtp, submission" for error messages */
 const char	*proto_names(void);
+/* proto_at - the i-th registered plugin, NULL past the last (metrics
+ * list every protocol, also those no session used yet) */
+const struct proto *proto_at(size_t i);
 /* proto_verb_is - does a command line start with this keyword (any case,
  * followed by a blank or the line's end)?  For SMTP and POP3 commands. */
 bool		 proto_verb_is(const char *line, size_t len, const char *verb);
@@ -99,6 +130,16 @@ bool		 sess_up_tls(const struct session *);
  * False for level none and for a plaintext retry after a failed
  * handshake under level may. */
 bool		 sess_tls_wanted(const struct session *);
+/* sess_set_dest - client-first: the destination the client asked for
+ * (an XMPP domain): what upstream = srv routes by, the SNI, and the
+ * identity the certificate is checked against; recorded as the session's
+ * domain.  source is the record's name_source when the server is found
+ * under that name itself ("xmpp-to").  False when it is not an ASCII host
+ * name. */
+bool		 sess_set_dest(struct session *, const char *name,
+		    const char *source);
+/* sess_dest - that destination ("" when none) */
+const char	*sess_dest(const struct session *);
 /* sess_up_pending - during up_line(): how many bytes the server sent
  * after this line that are not handled yet (a server that talks out of
  * turn before TLS is injecting) */

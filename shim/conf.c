@@ -36,12 +36,17 @@ const struct name_code level_names[] = {
 const struct name_code tls_mode_names[] = {
 	{ "starttls",	TLSM_STARTTLS,	false },
 	{ "implicit",	TLSM_IMPLICIT,	false },
-	{ "auto",	TLSM_AUTO,	true },
+	{ "auto",	TLSM_AUTO,	false },
 	{ NULL,		-1,		false }
 };
 const struct name_code direction_names[] = {
 	{ "outbound",	DIR_OUTBOUND,	false },
 	{ "inbound",	DIR_INBOUND,	true },
+	{ NULL,		-1,		false }
+};
+const struct name_code transparent_names[] = {
+	{ "redirect",	TP_REDIRECT,	false },
+	{ "tproxy",	TP_TPROXY,	false },
 	{ NULL,		-1,		false }
 };
 const struct name_code dnssec_names[] = {
@@ -56,6 +61,12 @@ const struct name_code log_level_names[] = {
 	{ "detail",	LOG_L_DETAIL,	false },
 	{ "proto",	LOG_L_PROTO,	false },
 	{ "trace",	LOG_L_TRACE,	false },
+	{ NULL,		-1,		false }
+};
+const struct name_code pin_names[] = {
+	{ "no",		PIN_NO,		false },
+	{ "yes",	PIN_YES,	false },
+	{ "report-only", PIN_REPORT_ONLY, false },
 	{ NULL,		-1,		false }
 };
 /* Several spellings per value: printing uses the first, "yes"/"no". */
@@ -108,13 +119,21 @@ direction_name(enum direction d)
 	return name_of(direction_names, (int)d);
 }
 
-/* upstream_kind_name - "host", "mx" or "srv" */
+/* upstream_kind_name - "host", "mx", "srv" or "transparent" */
 const char *
 upstream_kind_name(enum upstream_kind k)
 {
-	static const char *const names[] = { "host", "mx", "srv" };
+	static const char *const names[] = { "host", "mx", "srv",
+	    "transparent" };
 
 	return k < UPK_LAST ? names[k] : "?";
+}
+
+/* pin_mode_name - "no", "yes" or "report-only" */
+const char *
+pin_mode_name(enum pin_mode m)
+{
+	return name_of(pin_names, (int)m);
 }
 
 /* level_requires_tls - may this level ever relay in plaintext? */
@@ -136,6 +155,7 @@ conf_new(const char *name)
 		return NULL;
 	c->refs = 1;
 	c->log_level = LOG_L_INFO;
+	c->posture_retention = CONF_DEFAULT_POSTURE_RETENTION;
 	c->path = strdup(name);
 	c->state_dir = strdup(CONF_DEFAULT_STATE_DIR);
 	c->ca_file = strdup(CONF_DEFAULT_CA_FILE);
@@ -166,6 +186,8 @@ conf_inherit(struct conf *c, const struct conf_service *dflt,
 		INHERIT(handshake_timeout_ms, CONF_DEFAULT_HANDSHAKE_TIMEOUT);
 		INHERIT(idle_timeout_ms, CONF_DEFAULT_IDLE_TIMEOUT);
 		INHERIT(max_sessions, CONF_DEFAULT_MAX_SESSIONS);
+		INHERIT(so_mark, 0);
+		INHERIT(pin_max_age, CONF_DEFAULT_PIN_MAX_AGE);
 #undef INHERIT
 		if (s->ca_file == NULL) {
 			if ((s->ca_file = strdup(c->ca_file)) == NULL)
@@ -274,6 +296,7 @@ conf_unref(struct conf *c)
 	free(c->state_dir);
 	free(c->ca_file);
 	free(c->user);
+	free(c->control_socket);
 	free(c);
 }
 

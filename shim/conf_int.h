@@ -25,7 +25,9 @@ extern const struct name_code tls_mode_names[];
 extern const struct name_code direction_names[];
 extern const struct name_code log_level_names[];
 extern const struct name_code dnssec_names[];
+extern const struct name_code transparent_names[];
 extern const struct name_code bool_names[];
+extern const struct name_code pin_names[];
 
 /* name_lookup - the entry spelled name (any case), NULL if none */
 const struct name_code *name_lookup(const struct name_code *,
@@ -95,6 +97,10 @@ extern const struct conf_key conf_service_keys[];
 /* conf_set_later - the setter of designed keys not implemented yet */
 bool		 conf_set_later(struct conf_parser *, const struct conf_key *,
 		    void *field, const char *value);
+/* conf_check_transparent - what upstream = transparent asks of the rest
+ * of a finished service section (conf_keys.c); false after conf_perr() */
+bool		 conf_check_transparent(struct conf_parser *,
+		    struct conf_service *);
 /* conf_dns_name_ok - a host name we accept (conf_keys.c) */
 bool		 conf_dns_name_ok(const char *s, size_t n);
 /* conf_perr - record the first error; returns false (conf_parse.c) */

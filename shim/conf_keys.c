@@ -25,6 +25,7 @@
 #include "shim/conf_int.h"
 
 #define MSEC_MAX	(24u * 3600 * 1000)
+#define DAYS_MAX	3650u		/* set_days: ten years */
 #define SESSIONS_MAX	1000000u
 
 /* The name setter stores any enum through an int. */
@@ -32,6 +33,8 @@ _Static_assert(sizeof(enum tls_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum tls_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum direction) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum conf_dnssec) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum transparent_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum pin_mode) == sizeof(int), "enum size");
 
 /* bad_value - "invalid value 'V' for 'KEY': expected ..." */
 static bool
@@ -284,6 +287,37 @@ bad:
 	    "a duration above 0 and at most 24h, such as 30s, 500ms, 5m");
 }
 
+/* set_days - a long duration, kept in seconds: digits and an optional s,
+ * m, h or d (days); seconds without a unit, like set_msec */
+static bool
+set_days(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	static const struct { const char *unit; uint64_t s; } units[] = {
+		{ "", 1 }, { "s", 1 }, { "m", 60 }, { "h", 3600 },
+		{ "d", 86400 },
+	};
+	const uint64_t	 max = (uint64_t)DAYS_MAX * 86400;
+	const char	*c = value;
+	uint64_t	 n = 0;
+
+	while (*c >= '0' && *c <= '9' && n <= max)
+		n = n * 10 + (uint64_t)(*c++ - '0');
+	if (c == value || n == 0 || n > max)
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(c, units[i].unit) == 0) {
+			if (n * units[i].s > max)
+				goto bad;
+			*(unsigned *)field = (unsigned)(n * units[i].s);
+			return true;
+		}
+	}
+bad:
+	return bad_value(p, k, value,
+	    "a duration above 0 and at most 3650d, such as 30d, 12h");
+}
+
 /* set_count - max_sessions: 1 to SESSIONS_MAX */
 static bool
 set_count(struct conf_parser *p, const struct conf_key *k, void *field,
@@ -336,19 +370,10 @@ set_proto(struct conf_parser *p, const struct conf_key *k, void *field,
 			    (char)(value[i] - 'A' + 'a') : value[i];
 		proto = proto_find(lower);
 	}
-	if (proto == NULL) {
-		/* The protocols of the design that have no plugin yet. */
-		static const char *const later[] = {
-		    "xmpp-client", "xmpp-server", NULL };
-
-		for (size_t i = 0; n < sizeof(lower) && later[i] != NULL; i++)
-			if (strcmp(lower, later[i]) == 0)
-				return conf_perr(p, p->lineno, "protocol = %s "
-				    CONF_LATER, lower);
+	if (proto == NULL)
 		return conf_perr(p, p->lineno,
 		    "unknown protocol '%s' (known: %s)",
 		    value, proto_names());
-	}
 	*(const struct proto **)field = proto;
 	return true;
 }
@@ -460,7 +485,7 @@ static bool
 set_upstream(struct conf_parser *p, const struct conf_key *k, void *field,
     const char *value)
 {
-	static const char *const later[] = { "transparent", "srv", "mx" };
+	static const char *const later[] = { "mx" };
 	struct conf_service	*s = conf_cur_svc(p);
 	char			 buf[256];
 	bool			 ip;
@@ -469,8 +494,23 @@ set_upstream(struct conf_parser *p, const struct conf_key *k, void *field,
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
 		if (strcasecmp(value, later[i]) == 0)
 			return conf_perr(p, p->lineno, "upstream = %s " CONF_LATER
-			    "%s", value, i == 0 ? "" :
-			    " (use mx:DOMAIN or srv:DOMAIN)");
+			    " (use mx:DOMAIN or srv:DOMAIN)", value);
+	if (strcasecmp(value, "srv") == 0) {
+		/* The SRV records of the domain each client names (client-
+		 * first protocols: section_close checks); no host here. */
+		s->upstream_kind = UPK_SRV;
+		if ((s->upstream_host = strdup("")) == NULL)
+			return conf_perr(p, p->lineno, "out of memory");
+		return true;
+	}
+	if (strcasecmp(value, "transparent") == 0) {
+		/* Each connection's original destination (transparent.c);
+		 * the host field only names the mode in messages. */
+		s->upstream_kind = UPK_TRANSPARENT;
+		if ((s->upstream_host = strdup("transparent")) == NULL)
+			return conf_perr(p, p->lineno, "out of memory");
+		return true;
+	}
 	s->upstream_kind = UPK_HOST;
 	if (strncasecmp(value, "mx:", 3) == 0) {
 		s->upstream_kind = UPK_MX;
@@ -552,6 +592,133 @@ bad:
 	    "[IPv6][:port], port 53 by default, separated by blanks");
 }
 
+/* set_addr - one "IPv4:port" or "[IPv6]:port", as for listen */
+static bool
+set_addr(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	if (!addr_parse(value, strlen(value), field))
+		return bad_value(p, k, value, "IPv4:port or [IPv6]:port, an "
+		    "address and not a name, port 1-65535");
+	return true;
+}
+
+/* set_sockpath - an absolute path that fits a Unix socket address */
+static bool
+set_sockpath(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	char	**f = field;
+
+	/* sun_path holds 108 bytes with its NUL on Linux. */
+	if (value[0] != '/' || strlen(value) > 107 ||
+	    value[strlen(value) - 1] == '/')
+		return bad_value(p, k, value, "an absolute file path of at "
+		    "most 107 bytes");
+	free(*f);
+	if ((*f = strdup(value)) == NULL)
+		return conf_perr(p, p->lineno, "out of memory");
+	return true;
+}
+
+/* set_mark - a firewall mark: 1 to 0xffffffff, decimal or 0x hex */
+static bool
+set_mark(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	const char	*c = value;
+	uint64_t	 n = 0;
+	unsigned	 base = 10;
+
+	if (c[0] == '0' && (c[1] == 'x' || c[1] == 'X') && c[2] != '\0') {
+		base = 16;
+		c += 2;
+	}
+	for (; *c != '\0' && n <= 0xffffffffu; c++) {
+		unsigned d;
+
+		if (*c >= '0' && *c <= '9')
+			d = (unsigned)(*c - '0');
+		else if (base == 16 && *c >= 'a' && *c <= 'f')
+			d = (unsigned)(*c - 'a' + 10);
+		else if (base == 16 && *c >= 'A' && *c <= 'F')
+			d = (unsigned)(*c - 'A' + 10);
+		else
+			break;
+		n = n * base + d;
+	}
+	if (*c != '\0' || n == 0 || n > 0xffffffffu)
+		return bad_value(p, k, value, "a firewall mark from 1 to "
+		    "4294967295, decimal or 0x hex (0x746c)");
+	*(uint32_t *)field = (uint32_t)n;
+	return true;
+}
+
+/*
+ * set_dns_listen - the DNS forwarder's addresses (UDP and TCP): up to
+ * CONF_MAX_DNS_LISTEN "IPv4:port" / "[IPv6]:port", separated by commas or
+ * blanks.  Literals only, as for listen.
+ */
+static bool
+set_dns_listen(struct conf_parser *p, const struct conf_key *k, void *field,
+    const char *value)
+{
+	struct conf	*c = p->conf;
+	const char	*t = value;
+	size_t		 n;
+
+	(void)field;
+	c->ndns_listen = 0;
+	for (;;) {
+		t += strspn(t, ", \t");
+		if (*t == '\0')
+			break;
+		n = strcspn(t, ", \t");
+		if (c->ndns_listen == CONF_MAX_DNS_LISTEN)
+			return conf_perr(p, p->lineno, "too many dns_listen "
+			    "addresses (at most %d)", CONF_MAX_DNS_LISTEN);
+		if (!addr_parse(t, n, &c->dns_listen[c->ndns_listen]))
+			return conf_perr(p, p->lineno, "invalid dns_listen "
+			    "address '%.*s': expected IPv4:port or "
+			    "[IPv6]:port, an address and not a name, port "
+			    "1-65535", (int)n, t);
+		for (size_t i = 0; i < c->ndns_listen; i++)
+			if (addr_same(&c->dns_listen[i],
+			    &c->dns_listen[c->ndns_listen]))
+				return conf_perr(p, p->lineno, "dns_listen "
+				    "address %.*s given twice", (int)n, t);
+		c->ndns_listen++;
+		t += n;
+	}
+	if (c->ndns_listen == 0)
+		return bad_value(p, k, value, "IPv4:port or [IPv6]:port");
+	return true;
+}
+
+/*
+ * conf_check_transparent - at the end of a service section: transparent
+ * = belongs to upstream = transparent (redirect unless said), which
+ * connects to the port the client chose, speaking STARTTLS there: an
+ * implicit-TLS upstream would be another port.
+ */
+bool
+conf_check_transparent(struct conf_parser *p, struct conf_service *s)
+{
+	if (s->upstream_kind != UPK_TRANSPARENT) {
+		if (s->transparent != TP_NONE)
+			return conf_perr(p, s->line, "[%s]: transparent = is "
+			    "for upstream = transparent", s->name);
+		return true;
+	}
+	if (s->transparent == TP_NONE)
+		s->transparent = TP_REDIRECT;
+	if (s->tls == TLSM_IMPLICIT)
+		return conf_perr(p, s->line, "[%s]: upstream = transparent "
+		    "connects to the port the client chose, so tls = "
+		    "implicit cannot apply (use tls = starttls)", s->name);
+	return true;
+}
+
 /* set_helo - a DNS name to introduce ourselves with */
 static bool
 set_helo(struct conf_parser *p, const struct conf_key *k, void *field,
@@ -591,12 +758,14 @@ const struct conf_key conf_global_keys[] = {
 				KF_DEFAULTS },
 	{ "resolver",		set_resolver, GLB(resolver), 0, NULL, 0 },
 	{ "dnssec",		set_name, GLB(dnssec),     0, dnssec_names, 0 },
-	{ "control_socket",	conf_set_later, 0, 0, NULL, 0 },
-	{ "metrics_listen",	conf_set_later, 0, 0, NULL, 0 },
+	{ "control_socket",	set_sockpath, GLB(control_socket), 0, NULL, 0 },
+	{ "metrics_listen",	set_addr, GLB(metrics_listen), 0, NULL, 0 },
 	{ "workers",		set_workers, GLB(workers), 0, NULL, 0 },
-	{ "so_mark",		conf_set_later, 0, 0, NULL, 0 },
-	{ "dns_listen",		conf_set_later, 0, 0, NULL, 0 },
-	{ "posture_retention",	conf_set_later, 0, 0, NULL, 0 },
+	{ "so_mark",		set_mark, SVC(so_mark),    0, NULL,
+				KF_DEFAULTS },
+	{ "dns_listen",		set_dns_listen, GLB(dns_listen), 0, NULL, 0 },
+	{ "posture_retention",	set_days, GLB(posture_retention), 0, NULL,
+				0 },
 	{ NULL,			NULL,     0, 0, NULL, 0 }
 };
 
@@ -619,13 +788,14 @@ const struct conf_key conf_service_keys[] = {
 				NULL, 0 },
 	{ "idle_timeout",	set_msec,  SVC(idle_timeout_ms), 0, NULL, 0 },
 	{ "max_sessions",	set_count, SVC(max_sessions), 0, NULL, 0 },
-	{ "pin",		conf_set_later, 0, 0, NULL, 0 },
-	{ "pin_max_age",	conf_set_later, 0, 0, NULL, 0 },
+	{ "pin",		set_name,  SVC(pin),       0, pin_names, 0 },
+	{ "pin_max_age",	set_days,  SVC(pin_max_age), 0, NULL, 0 },
 	{ "cert",		conf_set_later, 0, 0, NULL, 0 },
 	{ "key",		conf_set_later, 0, 0, NULL, 0 },
 	{ "require_tls_for_login", conf_set_later, 0, 0, NULL, 0 },
-	{ "transparent",	conf_set_later, 0, 0, NULL, 0 },
-	{ "so_mark",		conf_set_later, 0, 0, NULL, 0 },
+	{ "transparent",	set_name,  SVC(transparent), 0,
+				transparent_names, 0 },
+	{ "so_mark",		set_mark,  SVC(so_mark),   0, NULL, 0 },
 	{ NULL,			NULL,      0, 0, NULL, 0 }
 };
 

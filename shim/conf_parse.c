@@ -92,15 +92,32 @@ section_close(struct conf_parser *p)
 	if (s->tls == TLSM_IMPLICIT && s->level == LEV_NONE)
 		return conf_perr(p, s->line, "[%s]: security = none "
 		    "contradicts tls = implicit", s->name);
+	if (!conf_check_transparent(p, s))
+		return false;
 	if (s->upstream_kind == UPK_MX && !s->proto->mx_routing)
 		return conf_perr(p, s->line, "[%s]: upstream = mx:%s is for "
 		    "protocol smtp (relaying to a mail domain); %s servers "
 		    "are found with srv:DOMAIN or host:port", s->name,
 		    s->upstream_host, s->proto->name);
+	/* Bare srv routes by the domain each client names: only a
+	 * client-first protocol names one. */
+	if (s->upstream_kind == UPK_SRV && s->upstream_host[0] == '\0' &&
+	    s->proto->down_open == NULL)
+		return conf_perr(p, s->line, "[%s]: upstream = srv routes by "
+		    "the domain the client names, which a %s client does not "
+		    "(use srv:DOMAIN or host:port)", s->name, s->proto->name);
 	if (s->upstream_kind == UPK_SRV && s->proto->srv_label == NULL)
 		return conf_perr(p, s->line, "[%s]: upstream = srv:%s: protocol "
 		    "%s has no SRV records (use mx:DOMAIN or host:port)",
 		    s->name, s->upstream_host, s->proto->name);
+	/* tls = auto: each SRV target's own mode (XEP-0368), which needs
+	 * SRV routing and a protocol with a direct-TLS label. */
+	if (s->tls == TLSM_AUTO && (s->upstream_kind != UPK_SRV ||
+	    !s->proto->srv_fallback || s->proto->srv_label_implicit == NULL))
+		return conf_perr(p, s->line, "[%s]: tls = auto takes direct TLS "
+		    "where SRV records say so: it needs upstream = srv or "
+		    "srv:DOMAIN, and a protocol with direct-TLS SRV records "
+		    "(xmpp-client, xmpp-server)", s->name);
 	/* TLSA records are found by name: an address has none (RFC 7672
 	 * 2.2.2), so DANE could never apply. */
 	if ((s->level == LEV_DANE || s->level == LEV_DANE_ONLY) &&

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,30 @@ struct wreq {
 };
 
 #define EP(h)	((struct endpoint *)(h)->data)
+
+/*
+ * Writes gathered while one read is handled.  Relayed inside TLS, a 64 KiB
+ * read becomes four records, each pushed on its own; one system call for
+ * all of them costs less than four, copy included.  Per thread: a loop
+ * runs on one thread and handles one read at a time.  The buffer is made
+ * on the thread's first read and freed when the thread ends.
+ */
+struct gather {
+	bool			 on;		/* a read is being handled */
+	struct endpoint		*ep;		/* whose bytes buf holds */
+	size_t			 len;
+	char			*buf;		/* IO_GATHER_BUF bytes */
+};
+
+/* Larger writes (plaintext relayed as read) go out as they are: one
+ * system call anyway, and no copy.  A whole TLS record is smaller. */
+#define GATHER_MAX_WRITE	(17 * 1024)
+
+static __thread struct gather gather;
+static pthread_key_t gather_key;
+static pthread_once_t gather_once = PTHREAD_ONCE_INIT;
+
+static void	write_now(struct endpoint *, const char *, size_t);
 
 void
 io_init(struct endpoint *ep, struct session *s, const char *name)
@@ -43,14 +68,67 @@ on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	buf->len = sizeof(ep->s->srv->readbuf);
 }
 
+/* gather_free - the thread ends: its buffer goes */
+static void
+gather_free(void *buf)
+{
+	free(buf);
+}
+
+static void
+gather_key_make(void)
+{
+	(void)pthread_key_create(&gather_key, gather_free);
+}
+
+/* gather_begin - writes from now on wait for gather_flush(); false when
+ * there is no buffer (they go out at once then) */
+static bool
+gather_begin(void)
+{
+	if (gather.buf == NULL) {
+		(void)pthread_once(&gather_once, gather_key_make);
+		if ((gather.buf = malloc(IO_GATHER_BUF)) == NULL)
+			return false;
+		(void)pthread_setspecific(gather_key, gather.buf);
+	}
+	gather.on = true;
+	return true;
+}
+
+/* gather_flush - write what was gathered.  Writes made meanwhile (an
+ * error handler's) go out at once. */
+static void
+gather_flush(void)
+{
+	struct endpoint *ep = gather.ep;
+	size_t len = gather.len;
+	bool on = gather.on;
+
+	if (ep == NULL)
+		return;
+	gather.ep = NULL;
+	gather.len = 0;
+	gather.on = false;
+	ep->queued -= len;
+	write_now(ep, gather.buf, len);
+	gather.on = on;
+}
+
 static void
 on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
 {
 	struct endpoint *ep = EP(h);
 
-	if (n > 0)
+	if (n > 0) {
+		bool gathering = gather_begin();
+
 		sess_on_read(ep, buf->base, (size_t)n);
-	else if (n == UV_EOF) {
+		if (gathering) {
+			gather_flush();
+			gather.on = false;
+		}
+	} else if (n == UV_EOF) {
 		ep->eof = true;
 		io_read_stop(ep);
 		sess_on_eof(ep);
@@ -119,6 +197,7 @@ on_write(uv_write_t *req, int status)
 	struct endpoint *ep = w->ep;
 
 	ep->queued -= w->len;
+	ep->inreqs -= w->len;
 	free(w);
 	if (status < 0) {
 		if (status != UV_ECANCELED && !ep->failed) {
@@ -134,14 +213,42 @@ on_write(uv_write_t *req, int status)
 void
 io_write(struct endpoint *ep, const void *data, size_t len)
 {
+	bool gathered = gather.on && len <= GATHER_MAX_WRITE;
+
+	if (len == 0 || !ep->open || ep->failed || ep->shut)
+		return;
+	/* What is gathered goes first: before a write to the other side,
+	 * before one that is not gathered, before more than fit. */
+	if (gather.ep != NULL && (gather.ep != ep || !gathered ||
+	    gather.len + len > IO_GATHER_BUF)) {
+		gather_flush();
+		if (!ep->open || ep->failed)
+			return;		/* the flush failed: see on_error */
+	}
+	if (!gathered) {
+		write_now(ep, data, len);
+		return;
+	}
+	memcpy(gather.buf + gather.len, data, len);
+	gather.len += len;
+	gather.ep = ep;
+	ep->queued += len;
+}
+
+/* write_now - write at once what the kernel takes, queue the rest */
+static void
+write_now(struct endpoint *ep, const char *data, size_t len)
+{
 	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
 	struct wreq *w;
 	int rc;
 
-	if (len == 0 || !ep->open || ep->failed || ep->shut)
+	/* A write, a shutdown or a close may come from an error handler
+	 * after the endpoint failed. */
+	if (len == 0 || !ep->open || ep->failed)
 		return;
 	/* Keep order: only write directly when nothing is queued. */
-	if (ep->queued == 0) {
+	if (ep->inreqs == 0) {
 		rc = uv_try_write((uv_stream_t *)&ep->tcp, &b, 1);
 		if (rc == (int)len)
 			return;
@@ -151,7 +258,7 @@ io_write(struct endpoint *ep, const void *data, size_t len)
 			return;
 		}
 		if (rc > 0) {
-			data = (const char *)data + rc;
+			data += rc;
 			len -= (size_t)rc;
 		}
 	}
@@ -172,6 +279,7 @@ io_write(struct endpoint *ep, const void *data, size_t len)
 		return;
 	}
 	ep->queued += len;
+	ep->inreqs += len;
 }
 
 static void
@@ -194,6 +302,10 @@ io_shutdown(struct endpoint *ep)
 {
 	if (!ep->open || ep->shut || ep->failed)
 		return;
+	if (gather.ep == ep)
+		gather_flush();		/* the FIN goes after them */
+	if (ep->failed)
+		return;
 	ep->shut = true;
 	ep->shutreq.data = ep;
 	if (uv_shutdown(&ep->shutreq, (uv_stream_t *)&ep->tcp, on_shutdown) < 0)
@@ -213,6 +325,11 @@ io_close(struct endpoint *ep)
 {
 	if (!ep->open)
 		return;
+	/* What was written before the close goes out as it would have
+	 * without gathering: handed to the kernel, or dropped if the
+	 * kernel does not take it now. */
+	if (gather.ep == ep)
+		gather_flush();
 	ep->open = false;
 	uv_close((uv_handle_t *)&ep->tcp, on_close);
 }

@@ -3,9 +3,12 @@
  * flags of its half-close.
  *
  * Reads land in the worker's one shared buffer and are handed to the
- * session at once, so an idle endpoint holds no buffer.  Writes go out
- * with uv_try_write first; only what the kernel did not take is copied
- * into a queued request, and the queue's size drives backpressure.
+ * session at once, so an idle endpoint holds no buffer.  What the session
+ * writes while it handles a read is gathered, and goes out in one
+ * uv_try_write when the read is handled (or before a write to the other
+ * side, a shutdown or a close); only what the kernel did not take is
+ * copied into a queued request.  The bytes not yet taken by the kernel,
+ * gathered or queued, drive backpressure.
  */
 #ifndef TLSHIM_IO_H
 #define TLSHIM_IO_H
@@ -19,6 +22,11 @@
 #define IO_QUEUE_HIGH	(256 * 1024)
 #define IO_QUEUE_LOW	(64 * 1024)
 #define IO_READ_BUF	(64 * 1024)
+/* Gathered bytes go out when this many are waiting: one read's worth,
+ * with room for the TLS records' overhead (22 bytes each 16 KiB).  Below
+ * IO_QUEUE_HIGH, so that gathered bytes alone never pause a side (only a
+ * queue that a write callback will drain does). */
+#define IO_GATHER_BUF	(IO_READ_BUF + 4096)
 
 struct session;
 
@@ -26,7 +34,10 @@ struct endpoint {
 	uv_tcp_t		 tcp;		/* tcp.data is the endpoint */
 	struct session		*s;
 	const char		*name;		/* "client" or "server" */
-	size_t			 queued;	/* bytes in write requests */
+	size_t			 queued;	/* bytes the kernel has not
+						 * taken: gathered or in
+						 * write requests */
+	size_t			 inreqs;	/* of which in write requests */
 	bool			 open;		/* tcp initialized, not closed */
 	bool			 reading;	/* wanted by the session */
 	bool			 paused;	/* stopped by backpressure */

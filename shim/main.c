@@ -23,10 +23,13 @@
 #include <gnutls/gnutls.h>
 #include <uv.h>
 
+#include "shim/admin.h"
 #include "shim/conf.h"
 #include "shim/log.h"
+#include "shim/posture.h"
 #include "shim/server.h"
 #include "shim/tls.h"
+#include "shim/transparent.h"
 #include "shim/worker.h"
 
 #define EX_CONFIG_ERR	78	/* sysexits.h EX_CONFIG */
@@ -61,10 +64,12 @@ load(const char *path)
 }
 
 /* make_state_dir - the state folder must exist before anything is kept
- * there; create it (one level) if it does not */
+ * there; create it (one level) if it does not, for the user the daemon
+ * becomes: the posture store is written after dropping privileges */
 static bool
-make_state_dir(const char *dir)
+make_state_dir(const char *dir, const char *user)
 {
+	struct passwd *pw;
 	struct stat st;
 
 	if (stat(dir, &st) == 0) {
@@ -73,8 +78,12 @@ make_state_dir(const char *dir)
 		fprintf(stderr, "tlshimd: state_dir %s is not a folder\n", dir);
 		return false;
 	}
-	if (mkdir(dir, 0750) == 0)
-		return true;
+	if (mkdir(dir, 0750) == 0) {
+		if (user == NULL || geteuid() != 0 ||
+		    (pw = getpwnam(user)) == NULL ||
+		    chown(dir, pw->pw_uid, pw->pw_gid) == 0)
+			return true;
+	}
 	fprintf(stderr, "tlshimd: state_dir %s: %s\n", dir, strerror(errno));
 	return false;
 }
@@ -191,7 +200,7 @@ main(int argc, char **argv)
 	if (realpath(path, abspath) == NULL)
 		snprintf(abspath, sizeof(abspath), "%s", path);
 
-	if (!make_state_dir(conf->state_dir))
+	if (!make_state_dir(conf->state_dir, conf->user))
 		return 73;	/* EX_CANTCREAT */
 	signal(SIGPIPE, SIG_IGN);
 	log_init("tlshimd", foreground, (enum log_level)conf->log_level);
@@ -208,13 +217,37 @@ main(int argc, char **argv)
 			fprintf(stderr, "tlshimd: %s\n", err);
 		return 71;
 	}
+	/* Metrics and control socket: bound while still root. */
+	if (!admin_start(conf, nworkers, err, sizeof(err))) {
+		logmsg(LOG_L_ERR, "%s", err);
+		if (foreground)
+			fprintf(stderr, "tlshimd: %s\n", err);
+		return 71;
+	}
+	/* so_mark needs CAP_NET_ADMIN: kept alone across the drop. */
+	transparent_caps_keep(conf);
 	if (!drop_privileges(conf->user))
 		return 77;	/* EX_NOPERM */
+	if (!transparent_caps_check(conf, err, sizeof(err))) {
+		logmsg(LOG_L_ERR, "%s", err);
+		if (foreground)
+			fprintf(stderr, "tlshimd: %s\n", err);
+		return 77;
+	}
+	/* As the user, so that the database is the user's.  Only a missing
+	 * thread stops the start: a store that cannot be written yet is
+	 * logged and retried while the relay runs. */
+	if (!posture_open(conf, err, sizeof(err))) {
+		logmsg(LOG_L_ERR, "%s", err);
+		return 71;
+	}
 	logmsg(LOG_L_INFO, "tlshimd %s started with %s, %u worker%s",
 	    PACKAGE_VERSION, abspath, nworkers, nworkers == 1 ? "" : "s");
 	/* Each worker holds its own reference now. */
 	conf_unref(conf);
 	workers_run();
+	/* Every loop has ended: commit what they left in the queue. */
+	posture_close();
 	logmsg(LOG_L_INFO, "tlshimd stopped");
 	return 0;
 }

@@ -14,12 +14,16 @@ extern const struct proto proto_smtp;
 extern const struct proto proto_submission;
 extern const struct proto proto_imap;
 extern const struct proto proto_pop3;
+extern const struct proto proto_xmpp_client;
+extern const struct proto proto_xmpp_server;
 
 static const struct proto *const protos[] = {
 	&proto_smtp,
 	&proto_submission,
 	&proto_imap,
 	&proto_pop3,
+	&proto_xmpp_client,
+	&proto_xmpp_server,
 	NULL
 };
 
@@ -31,6 +35,16 @@ proto_find(const char *name)
 		if (strcmp(protos[i]->name, name) == 0)
 			return protos[i];
 	return NULL;
+}
+
+/* proto_at - the i-th registered plugin, NULL past the last */
+const struct proto *
+proto_at(size_t i)
+{
+	for (size_t j = 0; j <= i; j++)
+		if (protos[j] == NULL)
+			return NULL;
+	return protos[i];
 }
 
 /* proto_names - the registered names, for error messages */

@@ -28,7 +28,7 @@ result_name(enum result r)
 static const char *const cause_names[CAUSE_LAST] = {
 	"", "no-tls", "handshake", "certificate", "dane-mismatch",
 	"dane-required", "dns", "connect", "timeout", "protocol", "injection",
-	"pinned", "limit", "local"
+	"pinned", "limit", "local", "not-redirected", "no-name"
 };
 
 const char *
@@ -142,6 +142,8 @@ outcome_format(const struct outcome *o, char *buf, size_t len)
 	put_kv(buf, len, &n, "direction", o->direction);
 	put_kv(buf, len, &n, "protocol", o->protocol);
 	put_kv(buf, len, &n, "peer", o->peer);
+	if (o->domain[0] != '\0')
+		put_kv(buf, len, &n, "domain", o->domain);
 	put_kv(buf, len, &n, "addr", o->addr);
 	put_num(buf, len, &n, "port", o->port);
 	put_kv(buf, len, &n, "client", o->client);

@@ -50,6 +50,10 @@ enum cause {
 	CAUSE_PINNED,		/* a pinned peer without TLS (downgrade) */
 	CAUSE_LIMIT,		/* max_sessions reached */
 	CAUSE_LOCAL,		/* out of memory, sockets: our own trouble */
+	CAUSE_NOT_REDIRECTED,	/* transparent: a connection made to tlshim
+				 * itself, not redirected (would loop) */
+	CAUSE_NO_NAME,		/* transparent: no name known for the
+				 * server, and the level needs one */
 	CAUSE_LAST
 };
 
@@ -68,6 +72,9 @@ struct outcome {
 	char		 direction[16];
 	char		 protocol[16];
 	char		 peer[256];		/* upstream host name (or address) */
+	char		 domain[256];		/* client-first: the domain the
+						 * client named (XMPP "to");
+						 * empty otherwise */
 	char		 addr[48];		/* upstream address connected to */
 	uint16_t	 port;
 	char		 client[48];		/* legacy client address */
@@ -84,7 +91,8 @@ struct outcome {
 	enum auth	 auth;
 	char		 dnssec[16];		/* empty: no lookup made */
 	char		 name_source[16];	/* where peer came from: config,
-						 * mx, srv */
+						 * mx, srv; transparent: dns,
+						 * dns-mx, none (transparent.h) */
 	char		 tlsa[512];		/* the usable TLSA records the
 						 * session was checked against */
 	uint64_t	 bytes_in;		/* upstream -> legacy client */
@@ -97,6 +105,9 @@ struct outcome {
 	bool		 downgrade;		/* a pinned peer was seen without
 						 * the TLS it had (pin = yes:
 						 * refused, report-only: relayed) */
+	char		 local[48];		/* our address toward the
+						 * upstream (TLSRPT's sending
+						 * MTA); empty: not connected */
 };
 
 /* outcome_set_cause - record why in a fixed word, unless one already is */

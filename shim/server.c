@@ -17,10 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shim/dns_forward.h"
 #include "shim/log.h"
 #include "shim/server.h"
 #include "shim/session.h"
 #include "shim/tls.h"
+#include "shim/transparent.h"
 
 #define LISTEN_BACKLOG	511
 
@@ -65,6 +67,20 @@ stat_for(const char *name)
 	}
 	pthread_mutex_unlock(&stats_lock);
 	return st;
+}
+
+/* server_active_each - call fn with each service's active sessions (for
+ * metrics; every service ever opened, also one a reload removed) */
+void
+server_active_each(void (*fn)(void *, const char *, unsigned), void *arg)
+{
+	struct svc_stat *st;
+
+	pthread_mutex_lock(&stats_lock);
+	for (st = stats; st != NULL; st = st->next)
+		fn(arg, st->name, __atomic_load_n(&st->active,
+		    __ATOMIC_RELAXED));
+	pthread_mutex_unlock(&stats_lock);
 }
 
 /* server_next_id - session ids are unique across workers */
@@ -163,9 +179,10 @@ address_taken(const struct conf_addr *a)
 	return rc < 0 && errno == EADDRINUSE;
 }
 
-/* listen_socket - a bound socket that every worker can share */
+/* listen_socket - a bound socket that every worker can share; tproxy:
+ * one that takes connections for any address (IP_TRANSPARENT) */
 static int
-listen_socket(const struct conf_addr *a)
+listen_socket(const struct conf_addr *a, bool tproxy)
 {
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0);
@@ -178,6 +195,7 @@ listen_socket(const struct conf_addr *a)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    (a->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    (tproxy && transparent_listen_opt(fd, a->ss.ss_family) < 0) ||
 	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
 		int e = errno;
 
@@ -213,7 +231,8 @@ listener_open(struct server *srv, struct conf *conf,
 	snprintf(l->addr, sizeof(l->addr), "%s", a->text);
 	uv_tcp_init(srv->loop, &l->tcp);
 	l->tcp.data = l;
-	if ((fd = rc = listen_socket(a)) >= 0 &&
+	if ((fd = rc = listen_socket(a,
+	    svc->transparent == TP_TPROXY)) >= 0 &&
 	    (rc = uv_tcp_open(&l->tcp, fd)) < 0)
 		close(fd);	/* not the handle's yet */
 	if (rc >= 0)
@@ -295,7 +314,8 @@ server_init(struct server *srv, uv_loop_t *loop, struct conf *conf,
 	if (!open_all(srv, conf, &list, err, errlen))
 		return false;
 	srv->listeners = list;
-	if (!server_dns_setup(srv, conf, err, errlen))
+	if (!server_dns_setup(srv, conf, err, errlen) ||
+	    !dns_fwd_apply(srv, conf, err, errlen))
 		return false;
 	for (l = list; l != NULL; l = l->next) {
 		l->keep = false;
@@ -310,9 +330,10 @@ server_init(struct server *srv, uv_loop_t *loop, struct conf *conf,
 }
 
 /* server_load - read and check the configuration file again, with its
- * TLS credentials; NULL (and a logged reason) if it is not valid */
+ * TLS credentials; NULL (and a logged reason, also in err unless it is
+ * NULL) if it is not valid */
 struct conf *
-server_load(const char *path)
+server_load(const char *path, char *err, size_t errlen)
 {
 	struct conf_error cerr;
 	struct conf *conf;
@@ -321,6 +342,8 @@ server_load(const char *path)
 	    !tls_conf_prepare(conf, &cerr)) {
 		logmsg(LOG_L_ERR, "reload failed, keeping the running "
 		    "configuration: %s", cerr.msg);
+		if (err != NULL)
+			snprintf(err, errlen, "%s", cerr.msg);
 		if (conf != NULL)
 			conf_unref(conf);
 		return NULL;
@@ -329,9 +352,11 @@ server_load(const char *path)
 }
 
 /* server_apply - run conf from now on (takes one reference): listeners
- * for its addresses, the old ones kept where the address is the same */
+ * for its addresses, the old ones kept where the address is the same;
+ * false (and why in why, unless it is NULL) when they cannot be had */
 bool
-server_apply(struct server *srv, struct conf *conf)
+server_apply(struct server *srv, struct conf *conf, char *why,
+    size_t whylen)
 {
 	struct listener *list, *l;
 	char err[CONF_ERR_MAX];
@@ -339,6 +364,8 @@ server_apply(struct server *srv, struct conf *conf)
 	if (!open_all(srv, conf, &list, err, sizeof(err))) {
 		logmsg(LOG_L_ERR, "reload failed, keeping the running "
 		    "configuration: %s", err);
+		if (why != NULL)
+			snprintf(why, whylen, "%s", err);
 		conf_unref(conf);
 		return false;
 	}
@@ -360,6 +387,8 @@ server_apply(struct server *srv, struct conf *conf)
 	if (!server_dns_setup(srv, conf, err, sizeof(err)))
 		logmsg(LOG_L_ERR, "reload: DNS: %s; keeping the previous "
 		    "resolver settings", err);
+	if (!dns_fwd_apply(srv, conf, err, sizeof(err)))
+		logmsg(LOG_L_ERR, "reload: %s", err);
 	conf_unref(srv->conf);
 	srv->conf = conf;
 	return true;
@@ -368,9 +397,9 @@ server_apply(struct server *srv, struct conf *conf)
 bool
 server_reload(struct server *srv)
 {
-	struct conf *conf = server_load(srv->conf_path);
+	struct conf *conf = server_load(srv->conf_path, NULL, 0);
 
-	if (conf == NULL || !server_apply(srv, conf))
+	if (conf == NULL || !server_apply(srv, conf, NULL, 0))
 		return false;
 	logmsg(LOG_L_INFO, "configuration reloaded from %s; %u sessions go "
 	    "on with the previous one", srv->conf_path, srv->nsessions);
@@ -442,6 +471,7 @@ server_close(struct server *srv)
 		listener_close(l);
 	}
 	server_dns_close(srv);
+	dns_fwd_stop(srv);
 	if (srv->signals) {
 		srv->signals = false;
 		uv_close((uv_handle_t *)&srv->sig_hup, NULL);

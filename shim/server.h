@@ -53,10 +53,16 @@ bool	server_init(struct server *, uv_loop_t *, struct conf *,
 void	server_signals(struct server *);
 /* server_reload - load conf_path again and swap it in if it is valid */
 bool	server_reload(struct server *);
-/* server_load - the configuration file checked, with TLS credentials */
-struct conf *server_load(const char *path);
-/* server_apply - swap conf in (takes its reference); false: kept old */
-bool	server_apply(struct server *, struct conf *);
+/* server_load - the configuration file checked, with TLS credentials;
+ * NULL with the reason logged, and in err unless it is NULL */
+struct conf *server_load(const char *path, char *err, size_t errlen);
+/* server_apply - swap conf in (takes its reference); false: kept old,
+ * the reason logged and in err unless it is NULL */
+bool	server_apply(struct server *, struct conf *, char *err,
+	    size_t errlen);
+/* server_active_each - each service's active sessions, for metrics */
+void	server_active_each(void (*fn)(void *arg, const char *service,
+	    unsigned active), void *arg);
 /* server_next_id - a session id unique in the process */
 uint64_t server_next_id(void);
 /* server_drain - stop accepting; the loop ends when sessions are done */

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "shim/log.h"
+#include "shim/posture.h"
+#include "shim/metrics.h"
 #include "shim/server.h"
 #include "shim/session.h"
 #include "shim/tls.h"
@@ -24,8 +26,8 @@
 #define CLOSE_GRACE_MS	5000
 
 static const char *const state_names[SS_LAST] = {
-	"resolving", "connecting", "negotiating", "handshake", "relay",
-	"closing"
+	"opening", "resolving", "connecting", "negotiating", "handshake",
+	"relay", "closing"
 };
 
 static void	tls_push(void *, const void *, size_t);
@@ -76,6 +78,7 @@ sess_new(struct server *srv, struct conf *conf,
 	s->out.port = svc->upstream_port;
 	snprintf(s->out.name_source, sizeof(s->out.name_source), "config");
 	s->level = svc->level;
+	s->tls_mode = svc->tls;
 	return s;
 }
 
@@ -100,6 +103,12 @@ sess_start(struct session *s)
 		sess_abort(s, "cannot read from client");
 		return;
 	}
+	/* A client-first protocol says where it wants to go before there
+	 * is anywhere to connect to. */
+	if (s->proto->down_open != NULL) {
+		sess_enter(s, SS_OPENING);
+		return;
+	}
 	sess_enter(s, SS_RESOLVING);
 	upstream_start(s);
 }
@@ -116,8 +125,10 @@ sess_free(struct session *s)
 		outcome_format(&s->out, line, sizeof(line));
 		logmsg(LOG_L_INFO, "%s", line);
 	}
+	metrics_session(&s->out);
 	if (s->srv->on_outcome != NULL)
 		s->srv->on_outcome(&s->out, s->srv->on_outcome_arg);
+	posture_submit(&s->out);
 	server_session_done(s->srv, s);
 
 	if (s->proto->free_priv != NULL)
@@ -289,12 +300,13 @@ start_tls(struct session *s)
 	char err[160];
 	/* SNI is the host name, or the TLSA base domain in use (RFC 7672
 	 * 8.1); never an address (RFC 6066 3). */
-	const char *sni = upstream_sni(s);
+	const char *sni = upstream_sni(s), *alpn = upstream_alpn(s);
 
 	s->tls_first_seen = false;
 	s->tls = tls_conn_new(s->conf->tls_client, sni, tls_push, s, err,
 	    sizeof(err));
-	if (s->tls == NULL) {
+	if (s->tls == NULL || (alpn != NULL &&
+	    !tls_conn_alpn(s->tls, alpn, err, sizeof(err)))) {
 		sess_refuse(s, RES_FAILED, CAUSE_LOCAL,
 		    "TLS setup failed: %s", err);
 		return;
@@ -315,6 +327,11 @@ sess_enter(struct session *s, enum sstate next)
 	slog(LOG_L_TRACE, s, "-> %s", state_names[next]);
 	s->state = next;
 	switch (next) {
+	case SS_OPENING:
+		/* The client has as long to say where it goes as a server
+		 * has to answer a connection. */
+		sess_arm_timer(s, s->conf->connect_timeout_ms);
+		break;
 	case SS_RESOLVING:
 		/* upstream.c arms the timer for each target it resolves. */
 		break;
@@ -359,8 +376,16 @@ sess_enter(struct session *s, enum sstate next)
 void
 sess_connected(struct session *s)
 {
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	uint16_t port;
+
+	/* Our side of the connection: the sending MTA of TLSRPT. */
+	if (uv_tcp_getsockname(&s->up.tcp, (struct sockaddr *)&ss, &len) == 0)
+		io_addr_text((struct sockaddr *)&ss, s->out.local,
+		    sizeof(s->out.local), &port);
 	sess_arm_timer(s, s->conf->handshake_timeout_ms);
-	if (s->conf->tls == TLSM_IMPLICIT)
+	if (s->tls_mode == TLSM_IMPLICIT)
 		sess_enter(s, SS_HANDSHAKE);
 	else
 		sess_enter(s, SS_NEGOTIATING);
@@ -428,6 +453,13 @@ sess_step(struct session *s, enum step st, size_t rest)
 				    "requires TLS", level_name(s->level));
 			return;
 		}
+		/* A peer pinned for its TLS: the missing STARTTLS is the
+		 * downgrade the pin is for. */
+		if (posture_check_downgrade(&s->out, s->conf)) {
+			sess_refuse(s, RES_REFUSED, CAUSE_PINNED,
+			    "pin = yes: no plaintext to this peer");
+			return;
+		}
 		if (unexpected_bytes(s, rest))
 			return;
 		if (s->conf->level == LEV_NONE)
@@ -482,6 +514,48 @@ size_t
 sess_up_pending(const struct session *s)
 {
 	return s->neg_rest;
+}
+
+/* sess_set_dest - the destination a client-first client named.  It is
+ * looked up, sent as SNI and matched against certificates, so only a host
+ * name in ASCII is taken: letters, digits and hyphens in dot-separated
+ * labels of 1 to 63, not all digits (an address is not a domain). */
+bool
+sess_set_dest(struct session *s, const char *name, const char *source)
+{
+	size_t n = strlen(name), label = 0;
+	bool alpha = false;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (c == '.') {
+			if (label == 0 || name[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-') ||
+		    (c == '-' && label == 0) || ++label > 63)
+			return false;
+		if (!(c >= '0' && c <= '9'))
+			alpha = true;
+	}
+	if (label == 0 || name[n - 1] == '-' || !alpha)
+		return false;
+	memcpy(s->dest, name, n + 1);
+	s->dest_source = source;
+	snprintf(s->out.domain, sizeof(s->out.domain), "%s", name);
+	return true;
+}
+
+const char *
+sess_dest(const struct session *s)
+{
+	return s->dest;
 }
 
 bool

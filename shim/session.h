@@ -26,7 +26,8 @@
 #define SESS_EARLY_MAX	4096
 
 enum sstate {
-	SS_RESOLVING = 0,	/* looking up the upstream name */
+	SS_OPENING = 0,		/* client-first: reading where it wants to go */
+	SS_RESOLVING,		/* looking up the upstream name */
 	SS_CONNECTING,		/* TCP connect to one upstream address */
 	SS_NEGOTIATING,		/* plugin talks the server up to TLS */
 	SS_HANDSHAKE,		/* TLS handshake with the server */
@@ -60,6 +61,13 @@ struct session {
 	/* What this target asks of TLS: the configured level, or for the
 	 * DANE levels what its TLSA records made of it (upstream.c). */
 	enum tls_level		 level;
+	/* How this target speaks TLS: the configured mode, or with tls =
+	 * auto what the SRV label that named it says (upstream.c). */
+	enum tls_mode		 tls_mode;
+	/* Client-first: the destination the client named (an XMPP domain),
+	 * "" otherwise.  Routing, SNI and reference identity (upstream.c). */
+	char			 dest[256];
+	const char		*dest_source;	/* name_source for dest itself */
 	bool			 peer_is_ip;	/* out.peer is an address */
 	struct tls_conn		*tls;		/* upstream TLS, once started */
 	struct linebuf		 neg;		/* upstream lines, negotiation */
@@ -127,6 +135,11 @@ bool		 upstream_try_next(struct session *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 /* upstream_sni - the SNI for the current target (NULL: none) */
 const char	*upstream_sni(const struct session *);
+/* upstream_alpn - the ALPN protocol to offer (NULL: none) */
+const char	*upstream_alpn(const struct session *);
+/* upstream_verify - PKIX: the chain against the CA store and the names
+ * this target must carry; true when both hold, else why */
+bool		 upstream_verify(struct session *, char *why, size_t whylen);
 /* upstream_dane_verify - the chain against the target's TLSA records */
 enum auth	 upstream_dane_verify(struct session *, char *why,
 		    size_t whylen);

@@ -13,17 +13,30 @@
 #include <string.h>
 
 #include "shim/log.h"
+#include "shim/posture.h"
 #include "shim/server.h"
 #include "shim/session.h"
 #include "shim/tls.h"
+#include "shim/transparent.h"
 
-/* neg_feed - server bytes during negotiation, line by line */
+/* neg_feed - server bytes during negotiation, line by line, or as they
+ * came for a protocol that reads bytes */
 static void
 neg_feed(struct session *s, const char *data, size_t len)
 {
 	char *line;
 	size_t n, linelen;
 
+	if (s->proto->up_bytes != NULL) {
+		size_t used = len;
+		enum step st;
+
+		s->neg_rest = 0;
+		st = s->proto->up_bytes(s, data, len, &used);
+		if (st != STEP_MORE)
+			sess_step(s, st, used < len ? len - used : 0);
+		return;
+	}
 	while (len > 0 && !s->ending && s->state == SS_NEGOTIATING) {
 		n = lb_append(&s->neg, data, len);
 		data += n;
@@ -115,10 +128,11 @@ tls_up(struct session *s)
 	if (s->out.resumed)
 		ok = s->out.auth == AUTH_PKIX;
 	else {
-		ok = tls_conn_verify(s->tls, s->out.peer, s->peer_is_ip, why,
-		    sizeof(why));
+		ok = upstream_verify(s, why, sizeof(why));
 		s->out.auth = ok ? AUTH_PKIX : AUTH_UNTRUSTED;
 	}
+	/* Transparent mode without a name: never shown as authenticated. */
+	ok = transparent_auth(s, ok, why, sizeof(why));
 	slog(LOG_L_DETAIL, s, "TLS up version=%s cipher=%s auth=%s%s%s%s",
 	    s->out.tls_version, s->out.cipher, auth_name(s->out.auth),
 	    s->out.resumed ? " resumed" : "", ok ? "" : " why=", ok ? "" : why);
@@ -139,7 +153,15 @@ tls_up(struct session *s)
 static void
 tls_failed(struct session *s, const char *err)
 {
-	if (s->level == LEV_MAY && s->conf->tls == TLSM_STARTTLS &&
+	/* Where the plaintext retry would follow, a pinned peer refuses
+	 * (pin = yes) or records it (report-only). */
+	if (s->level == LEV_MAY && s->tls_mode == TLSM_STARTTLS &&
+	    !s->plain_retry && posture_check_downgrade(&s->out, s->conf)) {
+		sess_refuse(s, RES_REFUSED, CAUSE_PINNED, "TLS handshake "
+		    "failed (%s); pin = yes: no plaintext to this peer", err);
+		return;
+	}
+	if (s->level == LEV_MAY && s->tls_mode == TLSM_STARTTLS &&
 	    !s->plain_retry) {
 		/* RFC 7435: communication first.  The retry is recorded, and
 		 * the result will say plaintext. */
@@ -259,6 +281,28 @@ keep_early(struct session *s, const char *data, size_t len)
 	s->early_len += len;
 }
 
+/* open_feed - client-first: the client's opening, until the plugin
+ * knows where the client goes; the rest is kept as early bytes */
+static void
+open_feed(struct session *s, const char *data, size_t len)
+{
+	size_t used = len;
+	enum step st = s->proto->down_open(s, data, len, &used);
+
+	if (s->ending || st == STEP_MORE)
+		return;
+	if (st != STEP_READY) {
+		sess_step(s, STEP_FAIL, 0);
+		return;
+	}
+	if (used < len)
+		keep_early(s, data + used, len - used);
+	if (s->ending)
+		return;
+	sess_enter(s, SS_RESOLVING);
+	upstream_start(s);
+}
+
 void
 sess_on_read(struct endpoint *ep, const char *data, size_t len)
 {
@@ -268,6 +312,10 @@ sess_on_read(struct endpoint *ep, const char *data, size_t len)
 		return;
 	s->last_active = uv_now(s->srv->loop);
 	if (ep == &s->down) {
+		if (s->state == SS_OPENING) {
+			open_feed(s, data, len);
+			return;
+		}
 		if (s->state != SS_RELAY) {
 			keep_early(s, data, len);
 			return;
@@ -384,6 +432,11 @@ sess_on_timer(uv_timer_t *t)
 	uint64_t now = uv_now(s->srv->loop), idle;
 
 	switch (s->state) {
+	case SS_OPENING:
+		sess_refuse(s, RES_FAILED, CAUSE_TIMEOUT, "the client did not "
+		    "say where it goes within %u ms",
+		    s->conf->connect_timeout_ms);
+		break;
 	case SS_RESOLVING:
 		sess_refuse(s, RES_FAILED, CAUSE_TIMEOUT,
 		    "resolving %s timed out",

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/abstract.h>
@@ -30,6 +31,7 @@
 #include "shim/result.h"
 #include "shim/tls.h"
 #include "shim/tls_cache.h"
+#include "shim/tls_vcache.h"
 
 /* TLS 1.2 and 1.3 only (RFC 8996, RFC 9325 3.1.1).  NORMAL already
  * excludes RC4, 3DES, export and anonymous suites, and puts AES-GCM first,
@@ -495,6 +497,62 @@ tls_conn_error(const struct tls_conn *t)
 	return t->errtext[0] != '\0' ? t->errtext : "no error";
 }
 
+/* stapled - the server sent an OCSP response for one of its n
+ * certificates: the verification then depends on it as well */
+static bool
+stapled(struct tls_conn *t, unsigned n)
+{
+	gnutls_datum_t resp;
+
+	for (unsigned i = 0; i < n; i++)
+		if (gnutls_ocsp_status_request_get2(t->gs, i, &resp) == 0)
+			return true;
+	return false;
+}
+
+/* verify_peers - GnuTLS's verification of the chain and of host: its
+ * status bits in *status, or a GnuTLS error */
+static int
+verify_peers(struct tls_conn *t, const char *host,
+    const gnutls_typed_vdata_st *ip, unsigned *status)
+{
+	if (ip != NULL)
+		return gnutls_certificate_verify_peers(t->gs,
+		    (gnutls_typed_vdata_st *)ip, 1, status);
+	return gnutls_certificate_verify_peers3(t->gs, host, status);
+}
+
+/* verify_cached - verify_peers through the verdict cache (tls_vcache.c):
+ * a chain already verified with these credentials for this host is not
+ * verified again while its verdict holds */
+static int
+verify_cached(struct tls_conn *t, const char *host, bool is_ip,
+    const gnutls_typed_vdata_st *ip, unsigned *status)
+{
+	const gnutls_datum_t *certs;
+	gnutls_x509_trust_list_t tl = NULL;
+	struct tls_vkey key;
+	unsigned n = 0;
+	time_t now = time(NULL);
+	int rc;
+
+	certs = gnutls_certificate_get_peers(t->gs, &n);
+	if (stapled(t, n) ||
+	    !tls_vcache_key(&key, certs, n, t->client->id, host, is_ip))
+		return verify_peers(t, host, ip, status);
+	if (tls_vcache_get(&key, now, status))
+		return 0;
+	if ((rc = verify_peers(t, host, ip, status)) < 0)
+		return rc;
+	/* A certificate not valid yet may be soon: not kept. */
+	if (!(*status & GNUTLS_CERT_NOT_ACTIVATED)) {
+		gnutls_certificate_get_trust_list(t->client->cred, &tl);
+		tls_vcache_put(&key, *status, now,
+		    tls_vcache_until(certs, n, tl));
+	}
+	return 0;
+}
+
 bool
 tls_conn_verify(struct tls_conn *t, const char *host, bool is_ip, char *why,
     size_t whylen)
@@ -527,9 +585,8 @@ tls_conn_verify(struct tls_conn *t, const char *host, bool is_ip, char *why,
 			snprintf(why, whylen, "bad address %s", host);
 			return false;
 		}
-		rc = gnutls_certificate_verify_peers(t->gs, &data, 1, &status);
-	} else
-		rc = gnutls_certificate_verify_peers3(t->gs, host, &status);
+	}
+	rc = verify_cached(t, host, is_ip, is_ip ? &data : NULL, &status);
 	if (rc < 0) {
 		snprintf(why, whylen, "verification error: %s",
 		    gnutls_strerror(rc));
@@ -547,6 +604,62 @@ tls_conn_verify(struct tls_conn *t, const char *host, bool is_ip, char *why,
 	return false;
 }
 
+/* tls_conn_verify_ids - the chain alone with GnuTLS (no name: it takes
+ * one DNS name only), then the names with tls_ids_match() */
+bool
+tls_conn_verify_ids(struct tls_conn *t, const struct tls_refid *ids,
+    size_t n, char *why, size_t whylen)
+{
+	const gnutls_datum_t *certs;
+	unsigned status = 0, ncerts = 0;
+	gnutls_datum_t text;
+	int rc;
+
+	if (!t->client->have_ca) {
+		snprintf(why, whylen, "no CA store to verify the certificate");
+		return false;
+	}
+	if ((certs = gnutls_certificate_get_peers(t->gs, &ncerts)) == NULL ||
+	    ncerts == 0) {
+		snprintf(why, whylen, "server sent no certificate");
+		return false;
+	}
+	if ((rc = gnutls_certificate_verify_peers2(t->gs, &status)) < 0) {
+		snprintf(why, whylen, "verification error: %s",
+		    gnutls_strerror(rc));
+		return false;
+	}
+	if (status != 0) {
+		if (gnutls_certificate_verification_status_print(status,
+		    GNUTLS_CRT_X509, &text, 0) == 0) {
+			snprintf(why, whylen, "certificate not verified: %s",
+			    text.data);
+			gnutls_free(text.data);
+		} else
+			snprintf(why, whylen, "certificate not verified");
+		return false;
+	}
+	if (n == 0 || tls_ids_match(&certs[0], ids, n) < 0) {
+		snprintf(why, whylen, "certificate not verified for %s: it "
+		    "does not name it", n > 0 ? ids[0].name : "?");
+		return false;
+	}
+	return true;
+}
+
+bool
+tls_conn_alpn(struct tls_conn *t, const char *proto, char *err,
+    size_t errlen)
+{
+	gnutls_datum_t p = { (unsigned char *)proto,
+	    (unsigned)strlen(proto) };
+	int rc = gnutls_alpn_set_protocols(t->gs, &p, 1, 0);
+
+	if (rc < 0)
+		snprintf(err, errlen, "ALPN: %s", gnutls_strerror(rc));
+	return rc >= 0;
+}
+
 static void
 hex(char *dst, const unsigned char *src, size_t n)
 {
@@ -559,6 +672,69 @@ hex(char *dst, const unsigned char *src, size_t n)
 	dst[2 * n] = '\0';
 }
 
+/*
+ * What hash_peer derives from a leaf certificate, for the few leaves this
+ * thread saw last: the next session with the same server (a resumed one
+ * carries the certificate too) copies them instead of parsing the
+ * certificate again, which costs as much as a tenth of a resumption.
+ * Found by the SHA-256 of the whole certificate, computed anyway.
+ */
+#define LEAF_MEMO	4
+
+struct leaf_facts {
+	unsigned char	 sha256[32];
+	bool		 set;
+	char		 spki_sha256[65];
+	char		 subject[256];
+	char		 issuer[256];
+	time_t		 expires;
+};
+
+static __thread struct leaf_facts leaf_memo[LEAF_MEMO];
+static __thread unsigned leaf_memo_next;
+
+/* leaf_parse - the facts of a leaf, from its DER; false if unreadable */
+static bool
+leaf_parse(const gnutls_datum_t *der, struct leaf_facts *f)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_pubkey_t pk;
+	gnutls_datum_t spki = { NULL, 0 }, dn = { NULL, 0 };
+	unsigned char d[32];
+
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return false;
+	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) != 0) {
+		gnutls_x509_crt_deinit(crt);
+		return false;
+	}
+	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
+		snprintf(f->subject, sizeof(f->subject), "%.*s",
+		    (int)dn.size, (const char *)dn.data);
+		gnutls_free(dn.data);
+	}
+	if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) == 0) {
+		snprintf(f->issuer, sizeof(f->issuer), "%.*s",
+		    (int)dn.size, (const char *)dn.data);
+		gnutls_free(dn.data);
+	}
+	f->expires = gnutls_x509_crt_get_expiration_time(crt);
+	if (f->expires == (time_t)-1)
+		f->expires = 0;
+	if (gnutls_pubkey_init(&pk) == 0) {
+		if (gnutls_pubkey_import_x509(pk, crt, 0) == 0 &&
+		    gnutls_pubkey_export2(pk, GNUTLS_X509_FMT_DER, &spki) == 0) {
+			if (gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data,
+			    spki.size, d) == 0)
+				hex(f->spki_sha256, d, sizeof(d));
+			gnutls_free(spki.data);
+		}
+		gnutls_pubkey_deinit(pk);
+	}
+	gnutls_x509_crt_deinit(crt);
+	return true;
+}
+
 /* hash_peer - SHA-256 of the leaf certificate and of its SPKI, and the
  * names and date a person checks first */
 static void
@@ -567,49 +743,32 @@ hash_peer(struct tls_conn *t, struct outcome *o)
 	const gnutls_datum_t *certs;
 	unsigned n = 0;
 	unsigned char d[32];
-	gnutls_x509_crt_t crt;
-	gnutls_pubkey_t pk;
-	gnutls_datum_t spki = { NULL, 0 };
+	struct leaf_facts *f = NULL, fresh;
 
 	if ((certs = gnutls_certificate_get_peers(t->gs, &n)) == NULL || n == 0)
 		return;
 	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, certs[0].data, certs[0].size,
-	    d) == 0)
-		hex(o->cert_sha256, d, sizeof(d));
-	if (gnutls_x509_crt_init(&crt) < 0)
+	    d) != 0)
 		return;
-	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) != 0) {
-		gnutls_x509_crt_deinit(crt);
-		return;
+	hex(o->cert_sha256, d, sizeof(d));
+	for (unsigned i = 0; i < LEAF_MEMO && f == NULL; i++)
+		if (leaf_memo[i].set &&
+		    memcmp(leaf_memo[i].sha256, d, sizeof(d)) == 0)
+			f = &leaf_memo[i];
+	if (f == NULL) {
+		memset(&fresh, 0, sizeof(fresh));
+		if (!leaf_parse(&certs[0], &fresh))
+			return;
+		memcpy(fresh.sha256, d, sizeof(d));
+		fresh.set = true;
+		f = &leaf_memo[leaf_memo_next++ % LEAF_MEMO];
+		*f = fresh;
 	}
-	{
-		gnutls_datum_t dn = { NULL, 0 };
-
-		if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
-			snprintf(o->cert_subject, sizeof(o->cert_subject),
-			    "%.*s", (int)dn.size, (const char *)dn.data);
-			gnutls_free(dn.data);
-		}
-		if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) == 0) {
-			snprintf(o->cert_issuer, sizeof(o->cert_issuer),
-			    "%.*s", (int)dn.size, (const char *)dn.data);
-			gnutls_free(dn.data);
-		}
-		o->cert_expires = gnutls_x509_crt_get_expiration_time(crt);
-		if (o->cert_expires == (time_t)-1)
-			o->cert_expires = 0;
-	}
-	if (gnutls_pubkey_init(&pk) == 0) {
-		if (gnutls_pubkey_import_x509(pk, crt, 0) == 0 &&
-		    gnutls_pubkey_export2(pk, GNUTLS_X509_FMT_DER, &spki) == 0) {
-			if (gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data,
-			    spki.size, d) == 0)
-				hex(o->spki_sha256, d, sizeof(d));
-			gnutls_free(spki.data);
-		}
-		gnutls_pubkey_deinit(pk);
-	}
-	gnutls_x509_crt_deinit(crt);
+	snprintf(o->spki_sha256, sizeof(o->spki_sha256), "%s",
+	    f->spki_sha256);
+	snprintf(o->cert_subject, sizeof(o->cert_subject), "%s", f->subject);
+	snprintf(o->cert_issuer, sizeof(o->cert_issuer), "%s", f->issuer);
+	o->cert_expires = f->expires;
 }
 
 /* tls_conn_peer_chain - the certificates the server sent, leaf first */

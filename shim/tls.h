@@ -62,6 +62,32 @@ const char	*tls_conn_error(const struct tls_conn *);
  */
 bool		 tls_conn_verify(struct tls_conn *, const char *host,
 		    bool is_ip, char *why, size_t whylen);
+/* A reference identity (RFC 6125, 9525): what a certificate must name. */
+enum tls_id_type {
+	TLS_ID_DNS = 0,		/* DNS-ID: a dNSName (CN only without one) */
+	TLS_ID_SRV,		/* SRV-ID: SRVName "_service.domain" (RFC 4985) */
+	TLS_ID_XMPP		/* XmppAddr otherName (RFC 6120 13.7.1.4) */
+};
+struct tls_refid {
+	enum tls_id_type	 type;
+	const char		*name;
+};
+/*
+ * tls_conn_verify_ids - the chain against the CA store, and the leaf
+ * against the reference identities ids[0..n): one match is enough.
+ * True when both hold; otherwise why says what failed, in words.
+ */
+bool		 tls_conn_verify_ids(struct tls_conn *,
+		    const struct tls_refid *ids, size_t n, char *why,
+		    size_t whylen);
+/* tls_ids_match - does the leaf (DER) carry one of ids[0..n)?  The index
+ * of the first that matches, or -1 (tls_ids.c) */
+int		 tls_ids_match(const gnutls_datum_t *leaf,
+		    const struct tls_refid *ids, size_t n);
+/* tls_conn_alpn - offer one ALPN protocol in the ClientHello; false with
+ * err on failure */
+bool		 tls_conn_alpn(struct tls_conn *, const char *proto, char *err,
+		    size_t errlen);
 /* tls_conn_peer_chain - the certificates the server sent (DER, leaf
  * first) and their number in *n; NULL when there are none */
 const gnutls_datum_t *tls_conn_peer_chain(struct tls_conn *, size_t *n);

@@ -34,15 +34,21 @@
 #include "shim/log.h"
 #include "shim/server.h"
 #include "shim/session.h"
+#include "shim/srv.h"
 #include "shim/tls.h"
+#include "shim/transparent.h"
 
 #define UP_TARGETS_MAX	10	/* MX hosts or SRV targets tried */
 #define UP_ADDRS_MAX	8	/* addresses tried per target */
+#define UP_SRV_MAX	64	/* SRV records kept, over every label */
 
 struct up_target {
 	char			 host[DNS_NAME_MAX];
 	uint16_t		 port;
 	bool			 is_ip;
+	/* With tls = auto: the mode the SRV label that named it asks for
+	 * (XEP-0368); otherwise the service's applies. */
+	enum tls_mode		 tls;
 	/* DNSSEC state of the MX or SRV RRset that named this target;
 	 * unknown for a configured host (the configuration is trusted). */
 	enum dnssec_state	 src;
@@ -71,6 +77,19 @@ struct upstream_plan {
 	/* Its TLSA records, when they are secure and decide the level. */
 	struct dns_tlsa		*tlsa;
 	size_t			 ntlsa;
+	/* SRV routing: the records of every label asked, until all are in
+	 * (UP_SRV_MAX of them, on the heap). */
+	struct srv_rec		*srv;
+	size_t			 nsrv;
+	enum dnssec_state	 srv_sec;	/* weakest of the answers */
+	bool			 srv_dot;	/* "." : service not offered */
+	char			 srv_err[300];	/* a lookup that failed */
+	char			 srv_domain[DNS_NAME_MAX];
+	char			 srv_qname[DNS_NAME_MAX + 32];
+	/* Transparent mode: the client's original destination, the one
+	 * address connected to (transparent.c). */
+	struct sockaddr_storage	 only;
+	bool			 has_only;
 };
 
 static void	start_target(struct session *);
@@ -104,6 +123,7 @@ upstream_free(struct session *s)
 		return;
 	plan_cancel(s->plan);
 	free(s->plan->tlsa);
+	free(s->plan->srv);
 	free(s->plan);
 	s->plan = NULL;
 	if (s->dns != NULL) {
@@ -287,6 +307,9 @@ connect_target(struct session *s)
 		if (i < p->n4 && p->naddr < UP_ADDRS_MAX)
 			p->addr[p->naddr++] = p->got4[i];
 	}
+	if (p->has_only && (p->naddr = transparent_only(s, p->addr, p->naddr,
+	    &p->only)) == 0)
+		return;
 	if (p->naddr == 0) {
 		next_target(s, RES_FAILED, CAUSE_DNS, "no address for %s%s%s",
 		    p->t[p->cur].host, p->addr_err[0] != '\0' ? ": " : "",
@@ -488,6 +511,7 @@ start_target(struct session *s)
 	snprintf(s->out.peer, sizeof(s->out.peer), "%s", t->host);
 	s->out.port = t->port;
 	s->peer_is_ip = t->is_ip;
+	s->tls_mode = s->conf->tls == TLSM_AUTO ? t->tls : s->conf->tls;
 	if (t->src != DNSSEC_UNKNOWN)
 		note_dnssec(s, t->src);
 	free(p->tlsa);
@@ -622,73 +646,147 @@ on_mx(void *arg, const struct dns_result *r)
 	start_target(s);
 }
 
-/* on_srv - the SRV targets of the configured domain (RFC 2782: by
- * priority, then a weighted random order within each priority) */
+/* srv_plan - every SRV answer is in: the targets in the order of RFC
+ * 2782, the domain itself when there are none and the protocol says so
+ * (RFC 6120 3.2.2), or a refusal */
+static void
+srv_plan(struct session *s)
+{
+	struct upstream_plan *p = s->plan;
+	size_t order[UP_TARGETS_MAX], n;
+
+	if (p->srv_err[0] != '\0') {
+		/* A failed or bogus lookup is not "no records" (RFC 7673 3,
+		 * RFC 7672 2.1.1): the fallback would be a downgrade. */
+		sess_refuse(s, RES_FAILED, CAUSE_DNS, "%s", p->srv_err);
+		return;
+	}
+	n = srv_order(p->srv, p->nsrv, order, UP_TARGETS_MAX);
+	if (n == 0 && p->srv_dot) {
+		/* RFC 2782: "." means the service is not offered; RFC 6120
+		 * 3.2.1: then no fallback either. */
+		sess_refuse(s, RES_REFUSED, CAUSE_DNS,
+		    "%s: the domain says the service "
+		    "is not offered (SRV target \".\")", p->srv_qname);
+		return;
+	}
+	if (n == 0 && !s->proto->srv_fallback) {
+		sess_refuse(s, RES_REFUSED, CAUSE_DNS, "SRV lookup %s: %s",
+		    p->srv_qname, p->nsrv == 0 ? "no SRV records" :
+		    "no usable SRV target");
+		return;
+	}
+	if (n == 0) {
+		/* The domain's own address records on the default port,
+		 * reached as securely as the SRV answers said there are
+		 * none. */
+		struct up_target *t = &p->t[0];
+
+		snprintf(t->host, sizeof(t->host), "%s", p->srv_domain);
+		t->port = s->conf->upstream_port;
+		t->tls = s->conf->tls == TLSM_IMPLICIT ? TLSM_IMPLICIT :
+		    TLSM_STARTTLS;
+		t->src = p->srv_sec;
+		p->nt = 1;
+		snprintf(s->out.name_source, sizeof(s->out.name_source), "%s",
+		    s->conf->upstream_host[0] == '\0' && s->dest_source !=
+		    NULL ? s->dest_source : "config");
+		slog(LOG_L_DETAIL, s, "no SRV records for %s: its own "
+		    "address on port %u", t->host, t->port);
+		start_target(s);
+		return;
+	}
+	p->nt = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct srv_rec *r = &p->srv[order[i]];
+		struct up_target *t = &p->t[p->nt++];
+
+		snprintf(t->host, sizeof(t->host), "%s", r->target);
+		t->port = r->port;
+		t->tls = r->tls;
+		t->src = r->src;
+	}
+	start_target(s);
+}
+
+/* srv_answer - one SRV lookup's answer, kept until all are in */
+static void
+srv_answer(struct session *s, const struct dns_result *r, size_t slot,
+    enum tls_mode tls)
+{
+	struct upstream_plan *p = s->plan;
+	const struct dns_answer *a = r->answer;
+
+	p->req[slot] = NULL;
+	p->pending--;
+	note_dnssec(s, r->dnssec);
+	p->srv_sec = p->srv_sec == DNSSEC_UNKNOWN ? r->dnssec :
+	    dnssec_weakest(p->srv_sec, r->dnssec);
+	if (r->status == DNS_OK) {
+		if (a->n == 1 && a->rr[0].u.srv.target[0] == '\0')
+			p->srv_dot = true;
+		for (size_t i = 0; i < a->n && p->nsrv < UP_SRV_MAX; i++) {
+			struct srv_rec *v = &p->srv[p->nsrv++];
+
+			snprintf(v->target, sizeof(v->target), "%s",
+			    a->rr[i].u.srv.target);
+			v->port = a->rr[i].u.srv.port;
+			v->prio = a->rr[i].u.srv.prio;
+			v->weight = a->rr[i].u.srv.weight;
+			v->tls = tls;
+			v->src = r->dnssec;
+		}
+	} else if (r->status != DNS_NODATA && r->status != DNS_NXDOMAIN &&
+	    p->srv_err[0] == '\0')
+		snprintf(p->srv_err, sizeof(p->srv_err), "SRV lookup %s: %s",
+		    r->name, lookup_error(r));
+	if (p->pending == 0)
+		srv_plan(s);
+}
+
+/* on_srv - the SRV records of the label for STARTTLS (or the only one) */
 static void
 on_srv(void *arg, const struct dns_result *r)
 {
 	struct session *s = arg;
+
+	srv_answer(s, r, 0, s->conf->tls == TLSM_IMPLICIT ? TLSM_IMPLICIT :
+	    TLSM_STARTTLS);
+}
+
+/* on_srv_implicit - tls = auto: the label for implicit TLS (XEP-0368) */
+static void
+on_srv_implicit(void *arg, const struct dns_result *r)
+{
+	srv_answer(arg, r, 1, TLSM_IMPLICIT);
+}
+
+/* srv_start - look up the SRV records of domain: the protocol's label
+ * for the service's tls mode, or with tls = auto both labels at once,
+ * their records then tried as one set (XEP-0368) */
+static void
+srv_start(struct session *s, const char *domain)
+{
+	const struct conf_service *c = s->conf;
 	struct upstream_plan *p = s->plan;
-	const struct dns_answer *a = r->answer;
-	bool used[DNS_RR_MAX] = { false };
-	size_t n = a->n < DNS_RR_MAX ? a->n : DNS_RR_MAX;
+	char qname[DNS_NAME_MAX + 32];
 
-	p->req[0] = NULL;
-	p->pending--;
-	note_dnssec(s, r->dnssec);
-	if (r->status != DNS_OK) {
-		sess_refuse(s, r->status == DNS_NXDOMAIN ||
-		    r->status == DNS_NODATA ? RES_REFUSED : RES_FAILED,
-		    CAUSE_DNS, "SRV lookup %s: %s", r->name,
-		    r->status == DNS_NXDOMAIN || r->status == DNS_NODATA ?
-		    "no SRV records" : lookup_error(r));
+	snprintf(s->out.name_source, sizeof(s->out.name_source), "srv");
+	if ((p->srv = calloc(UP_SRV_MAX, sizeof(*p->srv))) == NULL) {
+		sess_refuse(s, RES_FAILED, CAUSE_LOCAL, "out of memory");
 		return;
 	}
-	if (n == 1 && a->rr[0].u.srv.target[0] == '\0') {
-		/* RFC 2782: "." means the service is not offered. */
-		sess_refuse(s, RES_REFUSED, CAUSE_DNS,
-		    "%s: the domain says the service "
-		    "is not offered (SRV target \".\")", r->name);
+	snprintf(p->srv_domain, sizeof(p->srv_domain), "%s", domain);
+	snprintf(p->srv_qname, sizeof(p->srv_qname), "_%s._tcp.%s",
+	    c->tls == TLSM_IMPLICIT ? c->proto->srv_label_implicit :
+	    c->proto->srv_label, domain);
+	if (!lookup(s, 0, p->srv_qname, DNS_T_SRV, on_srv))
 		return;
+	if (c->tls == TLSM_AUTO) {
+		snprintf(qname, sizeof(qname), "_%s._tcp.%s",
+		    c->proto->srv_label_implicit, domain);
+		lookup(s, 1, qname, DNS_T_SRV, on_srv_implicit);
 	}
-	p->nt = 0;
-	while (p->nt < UP_TARGETS_MAX) {
-		uint32_t best = UINT32_MAX, total = 0, pick, acc = 0;
-		size_t chosen = n;
-
-		for (size_t i = 0; i < n; i++)
-			if (!used[i] && a->rr[i].u.srv.prio < best)
-				best = a->rr[i].u.srv.prio;
-		if (best == UINT32_MAX)
-			break;
-		for (size_t i = 0; i < n; i++)
-			if (!used[i] && a->rr[i].u.srv.prio == best)
-				total += a->rr[i].u.srv.weight + 1u;
-		(void)gnutls_rnd(GNUTLS_RND_NONCE, &pick, sizeof(pick));
-		pick %= total;
-		for (size_t i = 0; i < n && chosen == n; i++) {
-			if (used[i] || a->rr[i].u.srv.prio != best)
-				continue;
-			acc += a->rr[i].u.srv.weight + 1u;
-			if (pick < acc)
-				chosen = i;
-		}
-		used[chosen] = true;
-		if (a->rr[chosen].u.srv.target[0] == '\0')
-			continue;
-		snprintf(p->t[p->nt].host, sizeof(p->t[p->nt].host), "%s",
-		    a->rr[chosen].u.srv.target);
-		p->t[p->nt].port = a->rr[chosen].u.srv.port;
-		p->t[p->nt].src = r->dnssec;
-		p->nt++;
-	}
-	if (p->nt == 0) {
-		sess_refuse(s, RES_REFUSED, CAUSE_DNS,
-		    "%s: no usable SRV target",
-		    r->name);
-		return;
-	}
-	start_target(s);
 }
 
 /* ------------------------------------------------------------- connect */
@@ -737,7 +835,10 @@ try_connect(struct session *s)
 		return;
 	}
 	io_init(&s->up, s, "server");
-	if ((rc = uv_tcp_init(s->srv->loop, &s->up.tcp)) < 0) {
+	/* The socket now (not at connect), so that so_mark is on it before
+	 * its first packet. */
+	if ((rc = uv_tcp_init_ex(s->srv->loop, &s->up.tcp,
+	    p->addr[p->acur].ss_family)) < 0) {
 		sess_refuse(s, RES_FAILED, CAUSE_LOCAL,
 		    "socket: %s", uv_strerror(rc));
 		return;
@@ -746,8 +847,9 @@ try_connect(struct session *s)
 	s->handles++;
 	sess_enter(s, SS_CONNECTING);
 	s->connreq.data = s;
-	rc = uv_tcp_connect(&s->connreq, &s->up.tcp,
-	    (const struct sockaddr *)&p->addr[p->acur], on_connect);
+	if ((rc = upstream_set_mark(s)) == 0)
+		rc = uv_tcp_connect(&s->connreq, &s->up.tcp,
+		    (const struct sockaddr *)&p->addr[p->acur], on_connect);
 	if (rc < 0) {
 		s->last_connect_err = rc;
 		s->up_reopen = UP_REOPEN_NEXT;
@@ -801,14 +903,16 @@ upstream_reconnect(struct session *s)
  * usable TLSA records made DANE authentication mandatory: check the
  * server's chain against them.  The reference names for DANE-TA are the
  * TLSA base domain and the host name (MX host or SRV target) it was
- * reached by: the CNAME-expanded name and the original (RFC 7672 3.2.2).
+ * reached by: the CNAME-expanded name and the original (RFC 7672 3.2.2),
+ * and the domain a client-first client named, the service domain of RFC
+ * 7673 4.1 (TLSA records are only used when the SRV RRset was secure).
  */
 enum auth
 upstream_dane_verify(struct session *s, char *why, size_t whylen)
 {
 	struct upstream_plan *p = s->plan;
 	const gnutls_datum_t *chain;
-	const char *names[2];
+	const char *names[3];
 	size_t n, nnames = 0;
 
 	if (p == NULL || p->ntlsa == 0) {
@@ -823,15 +927,60 @@ upstream_dane_verify(struct session *s, char *why, size_t whylen)
 	names[nnames++] = p->t[p->cur].host;
 	if (p->cname[0] != '\0')
 		names[nnames++] = p->cname;
+	if (s->dest[0] != '\0')
+		names[nnames++] = s->dest;
 	return dane_verify(chain, n, p->tlsa, p->ntlsa, names, nnames,
 	    time(NULL), why, whylen);
 }
 
-/* upstream_sni - the name to send as SNI: the TLSA base domain when
- * TLSA records are in use, else the host's name (NULL for an address) */
+/*
+ * upstream_verify - PKIX.  A client-first session is checked against the
+ * domain its client named, never against the SRV target, which plain DNS
+ * could have forged (RFC 6125 6, RFC 7590 3.2; catalogue XC-09): as
+ * DNS-ID, as SRV-ID for the protocol's service ("_xmpp-client.DOMAIN",
+ * RFC 4985) and as XmppAddr.  Other sessions are checked against the
+ * host connected to (or its address).
+ */
+bool
+upstream_verify(struct session *s, char *why, size_t whylen)
+{
+	struct tls_refid ids[3];
+	char srvid[DNS_NAME_MAX + 32];
+	size_t n = 0;
+
+	if (s->dest[0] == '\0')
+		return tls_conn_verify(s->tls, s->out.peer, s->peer_is_ip, why,
+		    whylen);
+	ids[n].type = TLS_ID_DNS;
+	ids[n++].name = s->dest;
+	if (s->proto->srv_label != NULL) {
+		snprintf(srvid, sizeof(srvid), "_%s.%s", s->proto->srv_label,
+		    s->dest);
+		ids[n].type = TLS_ID_SRV;
+		ids[n++].name = srvid;
+	}
+	ids[n].type = TLS_ID_XMPP;
+	ids[n++].name = s->dest;
+	return tls_conn_verify_ids(s->tls, ids, n, why, whylen);
+}
+
+/* upstream_alpn - implicit TLS offers the protocol's ALPN identifier
+ * (XEP-0368: "xmpp-client", "xmpp-server") */
+const char *
+upstream_alpn(const struct session *s)
+{
+	return s->tls_mode == TLSM_IMPLICIT ? s->proto->alpn : NULL;
+}
+
+/* upstream_sni - the name to send as SNI: for a client-first session the
+ * domain its client named (RFC 6120 13.7.2.1, RFC 7673 4.1); otherwise
+ * the TLSA base domain when TLSA records are in use, else the host's name
+ * (NULL for an address) */
 const char *
 upstream_sni(const struct session *s)
 {
+	if (s->dest[0] != '\0')
+		return s->dest;
 	if (s->peer_is_ip)
 		return NULL;
 	if (s->plan != NULL && s->plan->tlsa_base[0] != '\0')
@@ -846,8 +995,10 @@ upstream_start(struct session *s)
 {
 	const struct conf_service *c = s->conf;
 	struct upstream_plan *p;
-	char err[160], qname[DNS_NAME_MAX + 32];
+	char err[160];
 
+	if (s->out.peer[0] == '\0')
+		snprintf(s->out.peer, sizeof(s->out.peer), "%s", s->dest);
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		sess_refuse(s, RES_FAILED, CAUSE_LOCAL, "out of memory");
 		return;
@@ -867,12 +1018,23 @@ upstream_start(struct session *s)
 		lookup(s, 0, c->upstream_host, DNS_T_MX, on_mx);
 		return;
 	case UPK_SRV:
-		snprintf(s->out.name_source, sizeof(s->out.name_source),
-		    "srv");
-		snprintf(qname, sizeof(qname), "_%s._tcp.%s",
-		    c->tls == TLSM_IMPLICIT ? c->proto->srv_label_implicit :
-		    c->proto->srv_label, c->upstream_host);
-		lookup(s, 0, qname, DNS_T_SRV, on_srv);
+		/* upstream = srv: the domain the client named. */
+		if (c->upstream_host[0] == '\0' && s->dest[0] == '\0') {
+			sess_refuse(s, RES_FAILED, CAUSE_PROTOCOL,
+			    "upstream = srv, but the client named no domain");
+			return;
+		}
+		srv_start(s, c->upstream_host[0] != '\0' ? c->upstream_host :
+		    s->dest);
+		return;
+	case UPK_TRANSPARENT:
+		/* Where the client was going, by name if one is known. */
+		if (!transparent_target(s, p->t[0].host, sizeof(p->t[0].host),
+		    &p->t[0].port, &p->t[0].is_ip, &p->only))
+			return;
+		p->has_only = true;
+		p->nt = 1;
+		start_target(s);
 		return;
 	case UPK_HOST:
 	case UPK_LAST:

@@ -41,22 +41,35 @@
 #define PROBE_DEADLINE_MS	120000	/* the session's own timeouts come
 					 * first; this only guards the tool */
 
-/* What a URL scheme means: protocol, TLS mode, and what a client says
- * to leave. */
+/* What a URL scheme means: protocol, TLS mode, what a client says to
+ * leave, and for a client-first protocol what it says first (a format
+ * taking the URL's host: XMPP names the domain in its stream header, and
+ * the probe then finds the server by SRV, tls = auto). */
+#define XMPP_HELLO(ns, extra) "<?xml version='1.0'?><stream:stream " \
+	"to='%s' version='1.0' xmlns='" ns "' " extra \
+	"xmlns:stream='http://etherx.jabber.org/streams'>"
 static const struct scheme {
 	const char	*scheme;
 	const char	*protocol;
 	enum tls_mode	 tls;
 	const char	*bye;
+	const char	*hello;
 } schemes[] = {
-	{ "smtp",	"smtp",		TLSM_STARTTLS,	"QUIT\r\n" },
-	{ "submission",	"submission",	TLSM_STARTTLS,	"QUIT\r\n" },
-	{ "smtps",	"submission",	TLSM_IMPLICIT,	"QUIT\r\n" },
-	{ "imap",	"imap",		TLSM_STARTTLS,	"p1 LOGOUT\r\n" },
-	{ "imaps",	"imap",		TLSM_IMPLICIT,	"p1 LOGOUT\r\n" },
-	{ "pop3",	"pop3",		TLSM_STARTTLS,	"QUIT\r\n" },
-	{ "pop3s",	"pop3",		TLSM_IMPLICIT,	"QUIT\r\n" },
-	{ NULL,		NULL,		TLSM_STARTTLS,	NULL }
+	{ "smtp",	"smtp",		TLSM_STARTTLS,	"QUIT\r\n", NULL },
+	{ "submission",	"submission",	TLSM_STARTTLS,	"QUIT\r\n", NULL },
+	{ "smtps",	"submission",	TLSM_IMPLICIT,	"QUIT\r\n", NULL },
+	{ "imap",	"imap",		TLSM_STARTTLS,	"p1 LOGOUT\r\n",
+	    NULL },
+	{ "imaps",	"imap",		TLSM_IMPLICIT,	"p1 LOGOUT\r\n",
+	    NULL },
+	{ "pop3",	"pop3",		TLSM_STARTTLS,	"QUIT\r\n", NULL },
+	{ "pop3s",	"pop3",		TLSM_IMPLICIT,	"QUIT\r\n", NULL },
+	{ "xmpp",	"xmpp-client",	TLSM_AUTO,	"</stream:stream>",
+	    XMPP_HELLO("jabber:client", "") },
+	{ "xmpp-server", "xmpp-server",	TLSM_AUTO,	"</stream:stream>",
+	    XMPP_HELLO("jabber:server",
+	    "xmlns:db='jabber:server:dialback' ") },
+	{ NULL,		NULL,		TLSM_STARTTLS,	NULL, NULL }
 };
 
 struct probe {
@@ -84,6 +97,8 @@ struct probe {
 	uv_tcp_t		 client;
 	uv_connect_t		 creq;
 	uv_write_t		 wreq;
+	uv_write_t		 hreq;		/* the hello */
+	char			 hello[600];
 	bool			 client_open;
 	bool			 bye_sent;
 	char			 greeting[256];
@@ -101,7 +116,8 @@ usage(FILE *f)
 	fprintf(f, "usage: tlshim probe [-c FILE] [--resolver HOST:PORT] "
 	    "[--json] URL\n"
 	    "  URL: smtp://host[:port], submission://, smtps://, imap://, "
-	    "imaps://, pop3://, pop3s://\n"
+	    "imaps://, pop3://, pop3s://,\n"
+	    "       xmpp://domain[:port], xmpp-server://domain[:port]\n"
 	    "exit: 0 authenticated, 1 encrypted only, 2 plaintext or "
 	    "refused, 3 error\n");
 }
@@ -125,15 +141,9 @@ parse_url(struct probe *p, const char *url)
 		    strncasecmp(s->scheme, url, slen) == 0)
 			p->scheme = s;
 	if (p->scheme == NULL) {
-		if ((slen == 4 && strncasecmp(url, "xmpp", 4) == 0) ||
-		    (slen == 11 && strncasecmp(url, "xmpp-server", 11) == 0))
-			snprintf(p->error, sizeof(p->error), "%.*s:// is not "
-			    "available in this version of tlshim yet",
-			    (int)slen, url);
-		else
-			snprintf(p->error, sizeof(p->error), "unknown scheme "
-			    "'%.*s' (smtp, submission, smtps, imap, imaps, "
-			    "pop3, pop3s)", (int)slen, url);
+		snprintf(p->error, sizeof(p->error), "unknown scheme "
+		    "'%.*s' (smtp, submission, smtps, imap, imaps, "
+		    "pop3, pop3s, xmpp, xmpp-server)", (int)slen, url);
 		return false;
 	}
 	h = sep + 3;
@@ -209,6 +219,7 @@ build_conf(struct probe *p, const struct conf *base, const char *resolver,
 	char text[2048], res[256] = "", up[300];
 	size_t n = 0;
 	bool dane;
+	enum tls_mode tls;
 
 	if (resolver != NULL)
 		snprintf(res, sizeof(res), "resolver = %s\n", resolver);
@@ -232,6 +243,12 @@ build_conf(struct probe *p, const struct conf *base, const char *resolver,
 	if (p->port != 0)
 		snprintf(up + strlen(up), sizeof(up) - strlen(up), ":%u",
 		    p->port);
+	/* A client-first protocol names its domain itself: the server is
+	 * found by its SRV records, unless the URL gives a port. */
+	if (p->scheme->hello != NULL && p->port == 0)
+		snprintf(up, sizeof(up), "srv");
+	tls = p->scheme->tls == TLSM_AUTO && p->port != 0 ? TLSM_STARTTLS :
+	    p->scheme->tls;
 	snprintf(text, sizeof(text),
 	    "[global]\n"
 	    "log_level = %s\n"
@@ -250,7 +267,7 @@ build_conf(struct probe *p, const struct conf *base, const char *resolver,
 	    base != NULL ? base->ca_file : CONF_DEFAULT_CA_FILE,
 	    base != NULL && base->dnssec == CONF_DNSSEC_OFF ? "off" :
 	    "trust-ad", res, p->scheme->protocol, p->listen_port, up,
-	    tls_mode_name(p->scheme->tls), dane ? "dane" : "may");
+	    tls_mode_name(tls), dane ? "dane" : "may");
 	if ((c = conf_parse(text, strlen(text), "probe", &cerr)) == NULL ||
 	    !tls_conf_prepare(c, &cerr)) {
 		snprintf(err, errlen, "%s", cerr.msg);
@@ -330,6 +347,21 @@ client_connected(uv_connect_t *req, int status)
 		return;
 	}
 	uv_read_start((uv_stream_t *)&p->client, client_alloc, client_read);
+	/* A client-first protocol: the client opens, naming the domain. */
+	if (p->scheme->hello != NULL) {
+		uv_buf_t b;
+
+		const char *at = strstr(p->scheme->hello, "%s");
+
+		/* The one %s is the domain (not a printf format here: the
+		 * table's strings are data). */
+		snprintf(p->hello, sizeof(p->hello), "%.*s%s%s",
+		    (int)(at - p->scheme->hello), p->scheme->hello, p->host,
+		    at + 2);
+		b = uv_buf_init(p->hello, (unsigned)strlen(p->hello));
+		uv_write(&p->hreq, (uv_stream_t *)&p->client, &b, 1,
+		    on_written);
+	}
 }
 
 /* start_client - the lookups for the report are in: run the session */
@@ -409,6 +441,12 @@ start_lookups(struct probe *p, const struct conf *conf)
 
 	if (p->is_ip) {
 		snprintf(p->addrs, sizeof(p->addrs), "%s", p->host);
+		start_client(p);
+		return;
+	}
+	/* Routed by SRV: the targets are the session's to find (its record
+	 * names the one used, with its TLSA records). */
+	if (p->scheme->hello != NULL) {
 		start_client(p);
 		return;
 	}
@@ -547,6 +585,7 @@ report_json(const struct probe *p, const char *url, int rc)
 	fprintf(f, "{\n");
 	json_kv(f, "url", url, false);
 	json_kv(f, "peer", o->peer[0] != '\0' ? o->peer : p->host, false);
+	json_kv(f, "domain", o->domain, false);
 	json_kv(f, "protocol", p->scheme->protocol, false);
 	json_kv(f, "tls_mode", tls_mode_name(p->scheme->tls), false);
 	json_kv(f, "addresses", p->addrs, false);
@@ -617,6 +656,7 @@ report_text(const struct probe *p, const char *url, int rc)
 		snprintf(buf, sizeof(buf), "%s port %u", o->addr, o->port);
 		row("connected", o->addr[0] != '\0' ? buf : "");
 		row("peer", o->peer);
+		row("domain", o->domain);
 		row("STARTTLS", p->scheme->tls == TLSM_IMPLICIT ?
 		    "implicit TLS" : o->starttls_offered ? "offered" :
 		    "not offered");

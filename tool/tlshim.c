@@ -26,13 +26,14 @@ static const struct subcommand {
 } subcommands[] = {
 	{ "probe",	tool_probe,	"probe URL [-c FILE] [--resolver "
 	    "HOST:PORT] [--json]" },
-	{ "posture",	NULL,		"posture [-c FILE] [--peer NAME] "
+	{ "posture",	tool_posture,	"posture [-c FILE] [--peer NAME] "
 	    "[--json]" },
-	{ "report",	NULL,		"report tlsrpt [-c FILE] "
-	    "[--day YYYY-MM-DD]" },
+	{ "report",	tool_report,	"report tlsrpt [-c FILE] "
+	    "[--day YYYY-MM-DD] [--domain D] [--org ...]" },
 	{ "tlsa",	tool_tlsa,	"tlsa --cert FILE [--ca] "
 	    "[--selector 0|1] [--mtype 1|2] [--port N]" },
-	{ "ctl",	NULL,		"ctl [-c FILE] status|reload|stats" },
+	{ "ctl",	tool_ctl,	"ctl [-c FILE] [--raw] "
+	    "status|stats|reload" },
 	{ NULL,		NULL,		NULL }
 };
 

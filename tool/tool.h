@@ -7,11 +7,36 @@
 #ifndef TLSHIM_TOOL_H
 #define TLSHIM_TOOL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sqlite3;
+
 /* tool_probe - `tlshim probe URL`: exit 0 authenticated, 1 encrypted
  * only, 2 plaintext or refused, 3 error */
 int	tool_probe(int argc, char **argv);
 /* tool_tlsa - `tlshim tlsa --cert FILE`: the TLSA records to publish for a
  * certificate (chain); exit 0, or 3 on any error (usage errors too) */
 int	tool_tlsa(int argc, char **argv);
+/* tool_posture - `tlshim posture`: the recorded posture per peer; exit 0,
+ * or 3 on any error (no database yet) */
+int	tool_posture(int argc, char **argv);
+/* tool_report - `tlshim report tlsrpt`: RFC 8460 reports from the posture
+ * store; exit 0, or 3 on any error (no database, a bad date) */
+int	tool_report(int argc, char **argv);
+
+/* tool_ctl - `tlshim ctl status|stats|reload` through the daemon's
+ * control socket: exit 0, or 3 with a message */
+int	tool_ctl(int argc, char **argv);
+
+/* store.c: the posture database, as `posture` and `report` read it.
+ * Errors are printed to stderr after "prog: ". */
+/* tool_store_path - state_dir/posture.db of the configuration cfile
+ * (NULL: the default one, or the default state_dir without it) */
+bool	tool_store_path(const char *prog, const char *cfile, char *path,
+	    size_t len);
+/* tool_store_open - open path read-only beside a running tlshimd; NULL
+ * when there is no file, or no records yet */
+struct sqlite3 *tool_store_open(const char *prog, const char *path);
 
 #endif

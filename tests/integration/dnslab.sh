@@ -94,6 +94,23 @@
 #                   SRV 20 0 PORT1 mx-ee           first fails, second passes
 #   _submission._tcp.nosrv.dane.test SRV 0 0 0 .   service not offered
 #
+#   With DL_XMPP="C S D" set before dl_start (client, server and direct
+#   TLS ports, each also among the TLSA ports), XMPP names too (RFC 6120
+#   3.2, RFC 7673, XEP-0368):
+#   _xmpp-client._tcp.xee     SRV 10 0 C mx-ee   DANE-EE at the SRV target
+#   _xmpp-server._tcp.xee     SRV 10 0 S mx-ee
+#   _xmpp-client._tcp.xta     SRV 10 0 C mx-ta   DANE-TA (names: xta or mx-ta)
+#   _xmpp-client._tcp.xwrong  SRV 10 0 C mx-wrong   mismatch: refuse
+#   _xmpp-client._tcp.xlist   SRV 10 0 C mx-wrong, SRV 20 0 C mx-ee
+#   _xmpps-client._tcp.xdirect SRV 10 0 D mx-ee  direct TLS first (auto),
+#   _xmpp-client._tcp.xdirect SRV 20 0 C mx-ee   STARTTLS after it
+#   _xmpp-client._tcp.xnone   SRV 0 0 0 .        not offered: no fallback
+#   xnosrv                    A ADDR, 3 1 1 leaf  no SRV: the domain itself
+#                                                 on the default port
+#   _xmpp-client._tcp.insecure.test SRV 10 0 C mx-wrong.dane.test.
+#                             an insecure SRV RRset: its target's TLSA must
+#                             not be used (RFC 7673 3)
+#
 #   zone insecure.test (signed, but no DS in the root: insecure)
 #   mx.insecure.test    3 1 1 wrong digest          to be ignored
 #   insecure.test       MX 10 mx.insecure.test
@@ -209,6 +226,22 @@ _dl_apex() {
 	EOF
 }
 
+# _dl_xmpp_dane - the XMPP names of dane.test (DL_XMPP="C S D" ports)
+_dl_xmpp_dane() {
+	local _c _s _d
+	read -r _c _s _d <<<"$DL_XMPP"
+	printf '%-40s SRV\t10 0 %s mx-ee\n' _xmpp-client._tcp.xee "$_c"
+	printf '%-40s SRV\t10 0 %s mx-ee\n' _xmpp-server._tcp.xee "$_s"
+	printf '%-40s SRV\t10 0 %s mx-ta\n' _xmpp-client._tcp.xta "$_c"
+	printf '%-40s SRV\t10 0 %s mx-wrong\n' _xmpp-client._tcp.xwrong "$_c"
+	printf '%-40s SRV\t10 0 %s mx-wrong\n' _xmpp-client._tcp.xlist "$_c"
+	printf '%-40s SRV\t20 0 %s mx-ee\n' _xmpp-client._tcp.xlist "$_c"
+	printf '%-40s SRV\t10 0 %s mx-ee\n' _xmpps-client._tcp.xdirect "$_d"
+	printf '%-40s SRV\t20 0 %s mx-ee\n' _xmpp-client._tcp.xdirect "$_c"
+	printf '%-40s SRV\t0 0 0 .\n' _xmpp-client._tcp.xnone
+	_dl_host xnosrv "3 1 1 $DL_EE_SPKI256"
+}
+
 # The dane.test zone: the table at the top of this file.
 _dl_zone_dane() {
 	local _h
@@ -226,6 +259,7 @@ _dl_zone_dane() {
 	printf '%-40s SRV\t10 0 %s mx-wrong\n' _submission._tcp.srvlist "$_h"
 	printf '%-40s SRV\t20 0 %s mx-ee\n' _submission._tcp.srvlist "$_h"
 	printf '%-40s SRV\t0 0 0 .\n' _submission._tcp.nosrv
+	[ -z "${DL_XMPP:-}" ] || _dl_xmpp_dane
 	_dl_host implicit "3 1 1 $DL_EE_SPKI256"
 	_dl_host mx-ee "3 1 1 $DL_EE_SPKI256"
 	[ -z "$DL_ADDR6" ] || printf '%-40s AAAA\t%s\n' mx-ee "$DL_ADDR6"
@@ -319,7 +353,9 @@ _dl_make_zones() {
 
 	_dl_zone_dane >"$_d/dane.zone" &&
 	{ _dl_zone_simple insecure.test. "3 1 1 $DL_WRONG256" &&
-	  printf 'tosecure\tMX\t10 mx-wrong.dane.test.\n'; } >"$_d/insecure.zone" &&
+	  printf 'tosecure\tMX\t10 mx-wrong.dane.test.\n' &&
+	  { [ -z "${DL_XMPP:-}" ] || printf '_xmpp-client._tcp\tSRV\t10 0 %s mx-wrong.dane.test.\n' \
+	    "${DL_XMPP%% *}"; }; } >"$_d/insecure.zone" &&
 	_dl_zone_simple expired.test. "3 1 1 $DL_EE_SPKI256" >"$_d/expired.zone" &&
 	_dl_zone_simple corrupt.test. "3 1 1 $DL_EE_SPKI256" >"$_d/corrupt.zone" &&
 	_dl_zone_root >"$_d/root.zone" || return 1

@@ -150,6 +150,7 @@ bail() {
 _lab_pids=""		# background processes to end at exit
 _lab_pf_dirs=""		# Postfix instances to stop at exit
 _lab_dc_pids=""		# Dovecot masters (process group leaders) to stop at exit
+_lab_netns=""		# network namespaces to delete at exit (lab_netns_add)
 _lab_bailed=0
 LAB_TMP=""
 
@@ -234,6 +235,9 @@ _lab_cleanup() {
 	for _p in $_lab_dc_pids; do
 		dc_stop "$_p"
 	done
+	for _n in $_lab_netns; do
+		lab_netns_del "$_n"
+	done
 	if [ -n "$LAB_TMP" ] && [ -d "$LAB_TMP" ]; then
 		if [ "$_tap_failed" -gt 0 ] || [ "$_lab_bailed" = 1 ] ||
 		    { [ "$_rc" -ne 0 ] && [ "$_rc" -ne 99 ]; }; then
@@ -255,6 +259,28 @@ _lab_cleanup() {
 		_rc=99
 	fi
 	exit "$_rc"
+}
+
+# ------------------------------------------------ network namespaces
+
+# lab_netns_add NAME - a new network namespace with loopback up, deleted
+# at exit (its veths go with it); 1 when it cannot be made (no
+# privilege, no kernel support)
+lab_netns_add() {
+	ip netns add "$1" 2>/dev/null || return 1
+	_lab_netns="$_lab_netns $1"
+	ip -n "$1" link set lo up
+}
+
+# lab_netns_del NAME - end what still runs in the namespace (tracked
+# processes are ended before), then delete it
+lab_netns_del() {
+	local _p
+	for _p in $(ip netns pids "$1" 2>/dev/null); do
+		_lab_kill "$_p"
+	done
+	ip netns del "$1" 2>/dev/null || true
+	_lab_netns=$(printf '%s\n' $_lab_netns | grep -vx "$1" | tr '\n' ' ')
 }
 
 # ------------------------------------------------------------- setup
@@ -437,7 +463,8 @@ pki_make() {
 # offered, good certificate.  Each listener logs under its own syslog_name
 # (lab/good, lab/wrong, lab/untrusted, lab/plain, lab/smtps, lab/local) to
 # $PF_LOG.  Mail to anything@tlshim.test is delivered to the Maildir
-# $LAB_MAILDIR.  Needs pki_make first.
+# $LAB_MAILDIR.  With PF_IP6 set to an IPv6 address, PF_GOOD listens
+# there too (lab/good6).  Needs pki_make first.
 pf_start() {
 	local _tls _tlsopt _p
 	PF_DIR=$LAB_TMP/pf
@@ -551,6 +578,14 @@ pf_start() {
 	scache     unix  - - n - 1 scache
 	postlog    unix-dgram n - n - 1 postlogd
 	EOF
+
+	# PF_IP6 (an IPv6 address): the good listener there too, same port.
+	if [ -n "${PF_IP6:-}" ]; then
+		sed -i 's/^inet_protocols = ipv4$/inet_protocols = all/' \
+		    "$PF_DIR/etc/main.cf"
+		echo "[$PF_IP6]:$PF_GOOD inet n - n - - smtpd -o syslog_name=lab/good6 $_tlsopt=$_tls/good.key,$_tls/good-chain.pem" \
+		    >>"$PF_DIR/etc/master.cf"
+	fi
 
 	_lab_pf_dirs="$_lab_pf_dirs $PF_DIR"
 	if ! postfix -c "$PF_DIR/etc" start >"$PF_DIR/start.out" 2>&1; then

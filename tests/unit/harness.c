@@ -1384,6 +1384,32 @@ h_expect(struct harness *h, const char *prefix)
 }
 
 const char *
+h_read_until(struct harness *h, const char *needle, int ms)
+{
+	int64_t deadline = now_ms() + ms;
+	size_t k = strlen(needle);
+
+	if (h->cfd < 0)
+		fail_msg("h_read_until without a connection");
+	for (;;) {
+		char *start = h->cin.p + h->cin_r, *at;
+		size_t avail = h->cin.len - h->cin_r;
+
+		if (avail >= k && (at = memmem(start, avail, needle, k)) !=
+		    NULL) {
+			size_t n = (size_t)(at - start) + k;
+
+			h->cline.len = 0;
+			buf_add(&h->cline, start, n);
+			h->cin_r += n;
+			return h->cline.p;
+		}
+		if (client_fill(h, deadline) <= 0)
+			return NULL;
+	}
+}
+
+const char *
 h_read_all(struct harness *h, int ms, size_t *len)
 {
 	int64_t deadline = now_ms() + ms;

@@ -156,6 +156,10 @@ void		 h_sendn(struct harness *, const void *, size_t);
 const char	*h_line(struct harness *, int ms);
 /* h_expect - the next line must start with prefix; returns it */
 const char	*h_expect(struct harness *, const char *prefix);
+/* h_read_until - the bytes from tlshim up to and including needle, for
+ * protocols that are not line-based (XMPP); NULL at EOF or after ms;
+ * valid until the next client call */
+const char	*h_read_until(struct harness *, const char *needle, int ms);
 /* h_read_all - everything until EOF (fails after ms); *len optional */
 const char	*h_read_all(struct harness *, int ms, size_t *len);
 /* h_eof - true when tlshim closed the connection within ms */

@@ -349,11 +349,11 @@ upstream_errors(void **state)
 	    "listen = 127.0.0.1:1\nupstream = %s\n", longname + 1);
 	conf_unref(expect_ok(text));
 	/* Designed, not implemented yet. */
-	expect_error("[s]\nupstream = transparent\n", "t.conf:2: upstream = "
-	    "transparent is not supported by this version of tlshim yet", 2);
-	expect_error("[s]\nupstream = srv\n", "t.conf:2: upstream = srv is "
-	    "not supported by this version of tlshim yet (use mx:DOMAIN or "
-	    "srv:DOMAIN)", 2);
+	/* Bare srv routes by the domain a client-first client names. */
+	expect_error("[s]\nprotocol = smtp\nlisten = 127.0.0.1:1\n"
+	    "upstream = srv\n", "t.conf:1: [s]: upstream = srv routes by the "
+	    "domain the client names, which a smtp client does not (use "
+	    "srv:DOMAIN or host:port)", 1);
 	expect_error("[s]\nupstream = mx\n", "t.conf:2: upstream = mx is not "
 	    "supported by this version of tlshim yet (use mx:DOMAIN or "
 	    "srv:DOMAIN)", 2);
@@ -405,6 +405,123 @@ upstream_by_dns(void **state)
 	    "mx:DOMAIN or host:port)", 1);
 }
 
+/* upstream = transparent, transparent =, so_mark and dns_listen */
+static void
+transparent_keys(void **state)
+{
+	static const char *const bad_marks[] = { "0", "0x", "0x0",
+	    "4294967296", "0x100000000", "-1", "12a", "0xfg", "mark" };
+	struct conf *c;
+	char text[256], msg[256];
+
+	(void)state;
+	c = expect_ok("[s]\nprotocol = smtp\nlisten = 127.0.0.1:1\n"
+	    "upstream = Transparent\nsecurity = dane\n");
+	assert_int_equal(c->services[0].upstream_kind, UPK_TRANSPARENT);
+	assert_int_equal(c->services[0].transparent, TP_REDIRECT);
+	assert_int_equal(c->services[0].upstream_port, 25);
+	assert_false(c->services[0].upstream_is_ip);
+	assert_int_equal(c->services[0].so_mark, 0);
+	assert_int_equal(c->ndns_listen, 0);
+	assert_string_equal(upstream_kind_name(UPK_TRANSPARENT),
+	    "transparent");
+	conf_unref(c);
+	c = expect_ok("[s]\nprotocol = imap\nlisten = 0.0.0.0:1\n"
+	    "upstream = transparent\ntransparent = tproxy\n");
+	assert_int_equal(c->services[0].transparent, TP_TPROXY);
+	conf_unref(c);
+	expect_error("[s]\ntransparent = nat\n", "t.conf:2: invalid value "
+	    "'nat' for 'transparent': expected one of redirect, tproxy", 2);
+	expect_error(SVC "transparent = redirect\n", "t.conf:1: [out]: "
+	    "transparent = is for upstream = transparent", 1);
+	expect_error("[s]\nprotocol = smtp\nlisten = 127.0.0.1:1\n"
+	    "upstream = transparent\ntls = implicit\n", "t.conf:1: [s]: "
+	    "upstream = transparent connects to the port the client chose, "
+	    "so tls = implicit cannot apply (use tls = starttls)", 1);
+
+	/* so_mark: [global]'s for every service, unless one sets its own. */
+	c = expect_ok("[global]\nso_mark = 0x746C\n" SVC
+	    "[two]\nprotocol = smtp\nlisten = 127.0.0.1:2\n"
+	    "upstream = transparent\nso_mark = 4294967295\n");
+	assert_int_equal(c->services[0].so_mark, 0x746c);
+	assert_int_equal(c->services[1].so_mark, 4294967295u);
+	conf_unref(c);
+	c = expect_ok(SVC "so_mark = 29804\n");
+	assert_int_equal(c->services[0].so_mark, 29804);
+	conf_unref(c);
+	for (size_t i = 0; i < sizeof(bad_marks) / sizeof(bad_marks[0]);
+	    i++) {
+		snprintf(text, sizeof(text), "[global]\nso_mark = %s\n",
+		    bad_marks[i]);
+		snprintf(msg, sizeof(msg), "t.conf:2: invalid value '%s' for "
+		    "'so_mark': expected a firewall mark from 1 to 4294967295, "
+		    "decimal or 0x hex (0x746c)", bad_marks[i]);
+		expect_error(text, msg, 2);
+	}
+
+	/* dns_listen: addresses, as for listen. */
+	c = expect_ok("[global]\ndns_listen = 127.0.0.1:53, [::1]:53\n" SVC);
+	assert_int_equal(c->ndns_listen, 2);
+	assert_string_equal(c->dns_listen[0].text, "127.0.0.1:53");
+	assert_string_equal(c->dns_listen[1].text, "[::1]:53");
+	assert_int_equal(c->dns_listen[1].ss.ss_family, AF_INET6);
+	conf_unref(c);
+	expect_error("[global]\ndns_listen = localhost:53\n", "t.conf:2: "
+	    "invalid dns_listen address 'localhost:53': expected IPv4:port or "
+	    "[IPv6]:port, an address and not a name, port 1-65535", 2);
+	expect_error("[global]\ndns_listen = 10.0.0.1:53 10.0.0.1:53\n",
+	    "t.conf:2: dns_listen address 10.0.0.1:53 given twice", 2);
+	expect_error("[global]\ndns_listen = 10.0.0.1:53 10.0.0.2:53 "
+	    "10.0.0.3:53 10.0.0.4:53 10.0.0.5:53\n", "t.conf:2: too many "
+	    "dns_listen addresses (at most 4)", 2);
+	expect_error("[global]\ndns_listen = 127.0.0.1\n", "t.conf:2: "
+	    "invalid dns_listen address '127.0.0.1': expected IPv4:port or "
+	    "[IPv6]:port, an address and not a name, port 1-65535", 2);
+}
+
+/* XMPP: client-first, routed by the domain the client names. */
+static void
+xmpp_services(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = expect_ok("[s]\nprotocol = xmpp-client\nlisten = 127.0.0.1:1\n"
+	    "upstream = srv\ntls = auto\n");
+	assert_int_equal(c->services[0].upstream_kind, UPK_SRV);
+	assert_string_equal(c->services[0].upstream_host, "");
+	assert_int_equal(c->services[0].upstream_port, 5222);
+	assert_int_equal(c->services[0].tls, TLSM_AUTO);
+	assert_int_equal(c->services[0].level, LEV_ENCRYPT);
+	conf_unref(c);
+	c = expect_ok("[s]\nprotocol = XMPP-Server\nlisten = 127.0.0.1:1\n"
+	    "upstream = SRV\nsecurity = dane\n");
+	assert_int_equal(c->services[0].upstream_port, 5269);
+	assert_int_equal(c->services[0].tls, TLSM_STARTTLS);
+	conf_unref(c);
+	c = expect_ok("[s]\nprotocol = xmpp-client\nlisten = 127.0.0.1:1\n"
+	    "upstream = srv\ntls = implicit\n");
+	assert_int_equal(c->services[0].upstream_port, 5223);
+	conf_unref(c);
+	c = expect_ok("[s]\nprotocol = xmpp-client\nlisten = 127.0.0.1:1\n"
+	    "upstream = srv:example.org\ntls = auto\n");
+	assert_string_equal(c->services[0].upstream_host, "example.org");
+	conf_unref(c);
+	c = expect_ok("[s]\nprotocol = xmpp-client\nlisten = 127.0.0.1:1\n"
+	    "upstream = xmpp.example.org:5222\n");
+	assert_int_equal(c->services[0].upstream_kind, UPK_HOST);
+	conf_unref(c);
+	expect_error("[s]\nprotocol = xmpp-client\nlisten = 127.0.0.1:1\n"
+	    "upstream = xmpp.example.org\ntls = auto\n", "t.conf:1: [s]: tls "
+	    "= auto takes direct TLS where SRV records say so: it needs "
+	    "upstream = srv or srv:DOMAIN, and a protocol with direct-TLS SRV "
+	    "records (xmpp-client, xmpp-server)", 1);
+	expect_error("[s]\nprotocol = xmpp-client\nlisten = 127.0.0.1:1\n"
+	    "upstream = mx:example.org\n", "t.conf:1: [s]: upstream = "
+	    "mx:example.org is for protocol smtp (relaying to a mail domain); "
+	    "xmpp-client servers are found with srv:DOMAIN or host:port", 1);
+}
+
 /* The configurations shipped in conf/ are what users copy: each must
  * load as it is. */
 static void
@@ -413,7 +530,9 @@ shipped_examples_load(void **state)
 	static const char *const files[] = { "tlshim.conf",
 	    "mta-smarthost.conf", "mta-dane.conf",
 	    "mail-client-submission.conf", "mail-client-imap.conf",
-	    "mail-client-pop3.conf" };
+	    "mail-client-pop3.conf", "transparent-host.conf",
+	    "transparent-router.conf", "xmpp-client.conf",
+	    "xmpp-server.conf" };
 	const char *top = getenv("top_srcdir");
 	char path[1024];
 
@@ -541,10 +660,20 @@ direction_and_tls_mode(void **state)
 	    "inbound is not supported by this version of tlshim yet", 5);
 	expect_error(SVC "direction = sideways\n", "t.conf:5: invalid value "
 	    "'sideways' for 'direction': expected one of outbound", 5);
-	expect_error(SVC "tls = auto\n", "t.conf:5: tls = auto is not "
-	    "supported by this version of tlshim yet", 5);
+	/* auto: each SRV target's own mode (XEP-0368), so SRV routing and
+	 * a protocol with direct-TLS SRV records. */
+	expect_error(SVC "tls = auto\n", "t.conf:1: [out]: tls = auto takes "
+	    "direct TLS where SRV records say so: it needs upstream = srv or "
+	    "srv:DOMAIN, and a protocol with direct-TLS SRV records "
+	    "(xmpp-client, xmpp-server)", 1);
+	expect_error("[s]\nprotocol = imap\nlisten = 127.0.0.1:1\n"
+	    "upstream = srv:example.org\ntls = auto\n", "t.conf:1: [s]: tls = "
+	    "auto takes direct TLS where SRV records say so: it needs upstream "
+	    "= srv or srv:DOMAIN, and a protocol with direct-TLS SRV records "
+	    "(xmpp-client, xmpp-server)", 1);
 	expect_error(SVC "tls = sometimes\n", "t.conf:5: invalid value "
-	    "'sometimes' for 'tls': expected one of starttls, implicit", 5);
+	    "'sometimes' for 'tls': expected one of starttls, implicit, auto",
+	    5);
 }
 
 static void
@@ -656,11 +785,8 @@ protocol_errors(void **state)
 	snprintf(msg, sizeof(msg), "t.conf:2: unknown protocol 'gopher' "
 	    "(known: %s)", proto_names());
 	expect_error("[s]\nprotocol = gopher\n", msg, 2);
-	expect_error("[s]\nprotocol = xmpp-client\n", "t.conf:2: protocol = "
-	    "xmpp-client is "
-	    "not supported by this version of tlshim yet", 2);
-	expect_error("[s]\nprotocol = XMPP-Server\n", "t.conf:2: protocol = "
-	    "xmpp-server is not supported by this version of tlshim yet", 2);
+	assert_non_null(strstr(proto_names(), "xmpp-client"));
+	assert_non_null(strstr(proto_names(), "xmpp-server"));
 	assert_non_null(strstr(proto_names(), "smtp"));
 	conf_unref(expect_ok("[s]\nprotocol = SMTP\nlisten = 127.0.0.1:1\n"
 	    "upstream = a.test\n"));
@@ -690,25 +816,63 @@ workers_key(void **state)
 static void
 unsupported_keys(void **state)
 {
-	static const char *const global[] = {
-	    "control_socket", "metrics_listen", "so_mark",
-	    "dns_listen", "posture_retention" };
-	static const char *const service[] = { "pin", "pin_max_age", "cert",
+	static const char *const service[] = { "cert",
 	    "key", "require_tls_for_login" };
 	char text[256], msg[256];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++) {
-		snprintf(text, sizeof(text), "[global]\n%s = x\n", global[i]);
-		snprintf(msg, sizeof(msg), "t.conf:2: '%s' is not supported by "
-		    "this version of tlshim yet", global[i]);
-		expect_error(text, msg, 2);
-	}
 	for (size_t i = 0; i < sizeof(service) / sizeof(service[0]); i++) {
 		snprintf(text, sizeof(text), SVC "%s = yes\n", service[i]);
 		snprintf(msg, sizeof(msg), "t.conf:5: '%s' is not supported by "
 		    "this version of tlshim yet", service[i]);
 		expect_error(text, msg, 5);
+	}
+}
+
+/* pin, pin_max_age and posture_retention: names, days, defaults */
+static void
+pin_and_retention(void **state)
+{
+	static const struct { const char *v; unsigned s; } ok[] = {
+		{ "30d", 30 * 86400 }, { "1d", 86400 }, { "12h", 43200 },
+		{ "90m", 5400 }, { "45s", 45 }, { "3600", 3600 },
+		{ "3650d", 3650u * 86400 },
+	};
+	static const char *const bad[] = { "0", "0d", "3651d", "1w", "-1d",
+	    "1.5d", "d", "1 d", "1D", "99999999999999999999" };
+	char text[256], msg[256];
+	struct conf *c = expect_ok(SVC);
+
+	(void)state;
+	assert_int_equal(c->services[0].pin, PIN_NO);
+	assert_int_equal(c->services[0].pin_max_age, 30 * 86400);
+	assert_int_equal(c->posture_retention, 90 * 86400);
+	conf_unref(c);
+	c = expect_ok("[global]\nposture_retention = 7d\n" SVC
+	    "pin = report-only\npin_max_age = 2d\n");
+	assert_int_equal(c->services[0].pin, PIN_REPORT_ONLY);
+	assert_int_equal(c->services[0].pin_max_age, 2 * 86400);
+	assert_int_equal(c->posture_retention, 7 * 86400);
+	assert_string_equal(pin_mode_name(c->services[0].pin), "report-only");
+	conf_unref(c);
+	c = expect_ok(SVC "pin = yes\n");
+	assert_int_equal(c->services[0].pin, PIN_YES);
+	conf_unref(c);
+	expect_error(SVC "pin = maybe\n", "t.conf:5: invalid value 'maybe' "
+	    "for 'pin': expected one of no, yes, report-only", 5);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), SVC "pin_max_age = %s\n", ok[i].v);
+		c = expect_ok(text);
+		assert_int_equal(c->services[0].pin_max_age, ok[i].s);
+		conf_unref(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[global]\nposture_retention = "
+		    "%s\n", bad[i]);
+		snprintf(msg, sizeof(msg), "t.conf:2: invalid value '%s' for "
+		    "'posture_retention': expected a duration above 0 and at "
+		    "most 3650d, such as 30d, 12h", bad[i]);
+		expect_error(text, msg, 2);
 	}
 }
 
@@ -953,6 +1117,8 @@ main(void)
 		cmocka_unit_test(upstream_port_follows_tls_mode),
 		cmocka_unit_test(upstream_errors),
 		cmocka_unit_test(upstream_by_dns),
+		cmocka_unit_test(transparent_keys),
+		cmocka_unit_test(xmpp_services),
 		cmocka_unit_test(shipped_examples_load),
 		cmocka_unit_test(resolver_and_dnssec),
 		cmocka_unit_test(helo_names),
@@ -965,6 +1131,7 @@ main(void)
 		cmocka_unit_test(log_levels),
 		cmocka_unit_test(protocol_errors),
 		cmocka_unit_test(unsupported_keys),
+		cmocka_unit_test(pin_and_retention),
 		cmocka_unit_test(workers_key),
 		cmocka_unit_test(structure_errors),
 		cmocka_unit_test(only_the_first_error_is_reported),
