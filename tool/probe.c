@@ -86,6 +86,8 @@ struct probe {
 	struct dns_client	*dns;
 	struct dns_req		*req[3];
 	unsigned		 pending;
+	bool			 from_hosts;	/* /etc/hosts answered */
+	bool			 tlsa_asked;
 	char			 addrs[512];
 	enum dnssec_state	 addr_sec;
 	enum dns_status		 tlsa_status;
@@ -385,6 +387,8 @@ start_client(struct probe *p)
 
 /* ------------------------------------------------------ report lookups */
 
+static bool	lookup_tlsa(struct probe *);
+
 static void
 on_addr(void *arg, const struct dns_result *r)
 {
@@ -392,6 +396,7 @@ on_addr(void *arg, const struct dns_result *r)
 	char text[INET6_ADDRSTRLEN];
 
 	p->req[r->type == DNS_T_AAAA ? 1 : 0] = NULL;
+	p->from_hosts |= r->from_hosts;
 	p->addr_sec = p->addr_sec == DNSSEC_UNKNOWN ? r->dnssec :
 	    dnssec_weakest(p->addr_sec, r->dnssec);
 	for (size_t i = 0; r->status == DNS_OK && i < r->answer->n; i++) {
@@ -402,8 +407,13 @@ on_addr(void *arg, const struct dns_result *r)
 		    sizeof(p->addrs) - strlen(p->addrs), "%s%s",
 		    p->addrs[0] != '\0' ? " " : "", text);
 	}
-	if (--p->pending == 0)
-		start_client(p);
+	if (--p->pending > 0)
+		return;
+	/* TLSA only for a name the DNS knows: a name from /etc/hosts has
+	 * none, and asking would send a local name to the resolver. */
+	if (!p->from_hosts && lookup_tlsa(p))
+		return;
+	start_client(p);
 }
 
 static void
@@ -429,6 +439,21 @@ on_tlsa(void *arg, const struct dns_result *r)
 	}
 	if (--p->pending == 0)
 		start_client(p);
+}
+
+/* lookup_tlsa - the TLSA records, for the report; false if not asked */
+static bool
+lookup_tlsa(struct probe *p)
+{
+	char err[160];
+
+	p->req[2] = dns_lookup(p->dns, p->tlsa_name, DNS_T_TLSA, on_tlsa, p,
+	    err, sizeof(err));
+	if (p->req[2] == NULL)
+		return false;
+	p->tlsa_asked = true;
+	p->pending = 1;
+	return true;
 }
 
 /* start_lookups - the addresses and TLSA records, for the report */
@@ -458,14 +483,12 @@ start_lookups(struct probe *p, const struct conf *conf)
 	}
 	snprintf(p->tlsa_name, sizeof(p->tlsa_name), "_%u._tcp.%s", port,
 	    p->host);
-	p->pending = 3;
+	p->pending = 2;
 	p->req[0] = dns_lookup(p->dns, p->host, DNS_T_A, on_addr, p, err,
 	    sizeof(err));
 	p->req[1] = dns_lookup(p->dns, p->host, DNS_T_AAAA, on_addr, p, err,
 	    sizeof(err));
-	p->req[2] = dns_lookup(p->dns, p->tlsa_name, DNS_T_TLSA, on_tlsa, p,
-	    err, sizeof(err));
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 2; i++)
 		if (p->req[i] == NULL)
 			p->pending--;
 	if (p->pending == 0)
@@ -593,7 +616,7 @@ report_json(const struct probe *p, const char *url, int rc)
 	json_kv(f, "address", o->addr, false);
 	fprintf(f, "  \"port\": %s,\n", o->port != 0 ? port : "null");
 	json_kv(f, "tlsa_name", p->tlsa_name, false);
-	json_kv(f, "tlsa_lookup", p->tlsa_name[0] != '\0' ?
+	json_kv(f, "tlsa_lookup", p->tlsa_asked ?
 	    dns_status_name(p->tlsa_status) : "", false);
 	json_kv(f, "tlsa_dnssec", dnssec_name(p->tlsa_sec), false);
 	json_kv(f, "tlsa_records", p->tlsa, false);
@@ -638,7 +661,9 @@ report_text(const struct probe *p, const char *url, int rc)
 	    dnssec_name(p->addr_sec),
 	    p->addr_sec != DNSSEC_UNKNOWN ? ")" : "");
 	row("addresses", buf);
-	if (p->tlsa_name[0] != '\0') {
+	if (p->from_hosts)
+		row("TLSA lookup", "not made: the name is in /etc/hosts");
+	if (p->tlsa_asked) {
 		snprintf(buf, sizeof(buf), "%s: %s, dnssec %s%s", p->tlsa_name,
 		    dns_status_name(p->tlsa_status), dnssec_name(p->tlsa_sec),
 		    p->tlsa_status == DNS_OK && p->tlsa_sec != DNSSEC_SECURE ?
@@ -765,6 +790,12 @@ tool_probe(int argc, char **argv)
 		report_json(p, argv[optind], rc);
 	else
 		report_text(p, argv[optind], rc);
+	/* Everything is closed by now (or the deadline stopped the loop):
+	 * give back what the server held, so that leak checkers see none. */
+	if (uv_loop_close(&p->loop) == 0) {
+		conf_unref(p->srv.conf);
+		free(p->srv.conf_path);
+	}
 	free(p);
 	return rc;
 }
