@@ -528,6 +528,14 @@ tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 	struct peer *p = ptr;
 
 	if (raw_send(tls_h, p, buf, len, now_ms() + STEP_TIMEOUT_MS) < 0) {
+		/* The shim hung up, after a refusal, while this server still
+		 * had records to send: TLS 1.3 session tickets follow the
+		 * client's Finished, and a shim that refuses the certificate
+		 * at once may be gone by then.  What it sent before leaving
+		 * (its QUIT) is still readable, so the script's next step
+		 * judges, as it would with a real server. */
+		if (errno == EPIPE || errno == ECONNRESET)
+			return (ssize_t)len;
 		gnutls_transport_set_errno(p->gs, EPIPE);
 		return -1;
 	}
