@@ -151,6 +151,18 @@ handle_closed(struct session *s)
 		sess_free(s);
 }
 
+/* sess_forget_upstream - the upstream connection is given up (a retry in
+ * plaintext, the next target): its TLS and negotiation start over */
+void
+sess_forget_upstream(struct session *s)
+{
+	tls_conn_free(s->tls);
+	s->tls = NULL;
+	s->up_tls = false;
+	s->neg_begun = false;
+	lb_clear(&s->neg);
+}
+
 /* sess_on_closed_request - a request counted in handles has finished */
 void
 sess_on_closed_request(struct session *s)

@@ -114,6 +114,9 @@ void		 sess_enter(struct session *, enum sstate);
 void		 sess_refuse(struct session *, enum result, enum cause,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void		 sess_arm_timer(struct session *, unsigned ms);
+/* sess_forget_upstream - drop the upstream's TLS and negotiation state
+ * before connecting again */
+void		 sess_forget_upstream(struct session *);
 /* sess_step - act on a plugin's step; rest: server bytes left unread */
 void		 sess_step(struct session *, enum step, size_t rest);
 void		 sess_close_all(struct session *);

@@ -168,12 +168,8 @@ tls_failed(struct session *s, const char *err)
 		outcome_add_reason(&s->out, "TLS handshake failed (%s); "
 		    "retried in plaintext", err);
 		slog(LOG_L_DETAIL, s, "%s", s->out.reason);
+		sess_forget_upstream(s);
 		s->plain_retry = true;
-		tls_conn_free(s->tls);
-		s->tls = NULL;
-		s->up_tls = false;
-		s->neg_begun = false;
-		lb_clear(&s->neg);
 		upstream_reconnect(s);
 		return;
 	}

@@ -66,6 +66,7 @@ struct upstream_plan {
 	size_t			 n6, n4;
 	enum dnssec_state	 addr_sec;	/* weakest of A and AAAA */
 	bool			 addr_failed;	/* a lookup failed outright */
+	enum dnssec_state	 dnssec;	/* weakest so far, for the record */
 	char			 addr_err[128];
 	/* Where the address lookups' CNAME chain ended, "" if none: with a
 	 * secure chain its TLSA records come first (RFC 7671 7). */
@@ -143,14 +144,11 @@ dane_level(const struct session *s)
 static void
 note_dnssec(struct session *s, enum dnssec_state st)
 {
-	enum dnssec_state cur = DNSSEC_UNKNOWN;
+	struct upstream_plan *p = s->plan;
 
-	for (int i = DNSSEC_SECURE; i < DNSSEC_LAST; i++)
-		if (strcmp(s->out.dnssec, dnssec_name((enum dnssec_state)i))
-		    == 0)
-			cur = (enum dnssec_state)i;
+	p->dnssec = dnssec_weakest(p->dnssec, st);
 	snprintf(s->out.dnssec, sizeof(s->out.dnssec), "%s",
-	    dnssec_name(dnssec_weakest(cur, st)));
+	    dnssec_name(p->dnssec));
 }
 
 /* lookup - ask the session's DNS client; false after refusing */
@@ -185,6 +183,21 @@ lookup_error(const struct dns_result *r)
 
 /* ------------------------------------------------------------- targets */
 
+/* skip_target - record why the current target is left and move past it;
+ * false when it was the last (the caller refuses) */
+static bool
+skip_target(struct session *s, const char *why)
+{
+	struct upstream_plan *p = s->plan;
+
+	if (p == NULL || p->cur + 1 >= p->nt)
+		return false;
+	outcome_add_reason(&s->out, "%s: %s", p->t[p->cur].host, why);
+	slog(LOG_L_DETAIL, s, "skipping %s: %s", p->t[p->cur].host, why);
+	p->cur++;
+	return true;
+}
+
 /* next_target - this target cannot be used: say why, go on with the next
  * one, or refuse when it was the last */
 static void
@@ -195,20 +208,16 @@ static void
 next_target(struct session *s, enum result r, enum cause cause,
     const char *fmt, ...)
 {
-	struct upstream_plan *p = s->plan;
 	char why[200];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (p->cur + 1 >= p->nt) {
+	if (!skip_target(s, why)) {
 		sess_refuse(s, r, cause, "%s", why);
 		return;
 	}
-	outcome_add_reason(&s->out, "%s: %s", p->t[p->cur].host, why);
-	slog(LOG_L_DETAIL, s, "skipping %s: %s", p->t[p->cur].host, why);
-	p->cur++;
 	start_target(s);
 }
 
@@ -239,28 +248,20 @@ reset_outcome(struct session *s)
 bool
 upstream_try_next(struct session *s, const char *fmt, ...)
 {
-	struct upstream_plan *p = s->plan;
 	char why[200];
 	va_list ap;
 
-	if (p == NULL || p->cur + 1 >= p->nt)
-		return false;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	outcome_add_reason(&s->out, "%s: %s", p->t[p->cur].host, why);
-	slog(LOG_L_DETAIL, s, "skipping %s: %s", p->t[p->cur].host, why);
+	if (!skip_target(s, why))
+		return false;
 	if (s->up.open && !s->up.failed && s->proto->up_quit != NULL &&
 	    !s->up_tls)
 		io_write(&s->up, s->proto->up_quit, strlen(s->proto->up_quit));
-	tls_conn_free(s->tls);
-	s->tls = NULL;
-	s->up_tls = false;
-	s->neg_begun = false;
+	sess_forget_upstream(s);
 	s->plain_retry = false;
 	s->handshake_done = false;
-	lb_clear(&s->neg);
-	p->cur++;
 	s->up_reopen = UP_REOPEN_TARGET;
 	io_close(&s->up);
 	return true;
@@ -469,8 +470,7 @@ on_address(void *arg, const struct dns_result *r)
 
 	p->req[r->type == DNS_T_AAAA ? 1 : 0] = NULL;
 	p->pending--;
-	p->addr_sec = p->addr_sec == DNSSEC_UNKNOWN ? r->dnssec :
-	    dnssec_weakest(p->addr_sec, r->dnssec);
+	p->addr_sec = dnssec_weakest(p->addr_sec, r->dnssec);
 	if (r->answer->cname[0] != '\0')
 		snprintf(p->cname, sizeof(p->cname), "%s", r->answer->cname);
 	if (r->status == DNS_OK) {
@@ -508,6 +508,7 @@ start_target(struct session *s)
 	}
 	t = &p->t[p->cur];
 	reset_outcome(s);
+	p->dnssec = DNSSEC_UNKNOWN;
 	snprintf(s->out.peer, sizeof(s->out.peer), "%s", t->host);
 	s->out.port = t->port;
 	s->peer_is_ip = t->is_ip;

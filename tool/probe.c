@@ -397,8 +397,7 @@ on_addr(void *arg, const struct dns_result *r)
 
 	p->req[r->type == DNS_T_AAAA ? 1 : 0] = NULL;
 	p->from_hosts |= r->from_hosts;
-	p->addr_sec = p->addr_sec == DNSSEC_UNKNOWN ? r->dnssec :
-	    dnssec_weakest(p->addr_sec, r->dnssec);
+	p->addr_sec = dnssec_weakest(p->addr_sec, r->dnssec);
 	for (size_t i = 0; r->status == DNS_OK && i < r->answer->n; i++) {
 		const struct dns_rr *rr = &r->answer->rr[i];
 
