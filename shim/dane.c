@@ -71,6 +71,7 @@
 #include <gnutls/x509.h>
 
 #include "shim/dane.h"
+#include "shim/sbuf.h"
 
 #define U_TA		2	/* DANE-TA */
 #define U_EE		3	/* DANE-EE */
@@ -102,19 +103,6 @@ struct dctx {
 	int			 ta_level;	/* 2: a match that failed its
 						 * checks, 1: a lesser note */
 };
-
-/* say - printf into why, if there is a why */
-static void __attribute__((format(printf, 3, 4)))
-say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
 
 /* ta_note - keep the first DANE-TA failure of the strongest level */
 static void __attribute__((format(printf, 3, 4)))
@@ -589,18 +577,18 @@ dane_verify(const gnutls_datum_t *chain, size_t nchain,
 	if (nchain > DANE_CHAIN_MAX)
 		nchain = DANE_CHAIN_MAX;
 	if (nchain == 0 || chain == NULL) {
-		say(why, whylen, "the server sent no certificate");
+		say_into(why, whylen, "the server sent no certificate");
 		return AUTH_NONE;
 	}
 	for (d.n = 0; d.n < nchain; d.n++)
 		if (!dcert_load(&d.c[d.n], &chain[d.n]))
 			break;
 	if (d.n == 0) {
-		say(why, whylen, "cannot read the server certificate");
+		say_into(why, whylen, "cannot read the server certificate");
 		return AUTH_NONE;
 	}
 	if (dane_count_usable(tlsa, n) == 0) {
-		say(why, whylen, "no usable TLSA records");
+		say_into(why, whylen, "no usable TLSA records");
 		goto out;
 	}
 	strongest(tlsa, n, best);
@@ -628,15 +616,15 @@ dane_verify(const gnutls_datum_t *chain, size_t nchain,
 	}
 
 	if (d.ta_level == 2 || (d.ta_level == 1 && ee_seen[0] == '\0'))
-		say(why, whylen, "%s", d.ta_why);
+		say_into(why, whylen, "%s", d.ta_why);
 	else if (ee_seen[0] != '\0' && ta_seen[0] != '\0')
-		say(why, whylen, "no TLSA record matched the chain (%s, %s)",
+		say_into(why, whylen, "no TLSA record matched the chain (%s, %s)",
 		    ee_seen, ta_seen);
 	else if (ee_seen[0] != '\0')
-		say(why, whylen, "no TLSA record matched the leaf (%s)",
+		say_into(why, whylen, "no TLSA record matched the leaf (%s)",
 		    ee_seen);
 	else
-		say(why, whylen, "DANE-TA: no certificate of the chain "
+		say_into(why, whylen, "DANE-TA: no certificate of the chain "
 		    "matched (%s)", ta_seen);
 out:
 	for (i = 0; i < d.n; i++)
@@ -698,18 +686,18 @@ dane_record_make(const gnutls_datum_t *der, unsigned usage,
 	int r;
 
 	if ((usage != U_TA && usage != U_EE) || selector > 1 || mtype > 2) {
-		say(why, whylen, "no such TLSA record: %u %u %u", usage,
+		say_into(why, whylen, "no such TLSA record: %u %u %u", usage,
 		    selector, mtype);
 		return false;
 	}
 	if (gnutls_x509_crt_init(&crt) < 0) {
-		say(why, whylen, "out of memory");
+		say_into(why, whylen, "out of memory");
 		return false;
 	}
 	r = gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER);
 	gnutls_x509_crt_deinit(crt);
 	if (r < 0 || !cert_parts(der, &tbs, &spki)) {
-		say(why, whylen, "not a certificate GnuTLS can read: %s",
+		say_into(why, whylen, "not a certificate GnuTLS can read: %s",
 		    r < 0 ? gnutls_strerror(r) : "bad DER");
 		return false;
 	}
@@ -720,7 +708,7 @@ dane_record_make(const gnutls_datum_t *der, unsigned usage,
 		len = mtype == 1 ? 32 : 64;
 		if (gnutls_hash_fast(mtype == 1 ? GNUTLS_DIG_SHA256 :
 		    GNUTLS_DIG_SHA512, d->data, d->size, md) < 0) {
-			say(why, whylen, "hashing failed");
+			say_into(why, whylen, "hashing failed");
 			return false;
 		}
 		data = md;
@@ -728,7 +716,7 @@ dane_record_make(const gnutls_datum_t *der, unsigned usage,
 	r = snprintf(out, outlen, "%u %u %u ", usage, selector, mtype);
 	if (r < 0 || (size_t)r >= outlen ||
 	    !hex(data, len, out + r, outlen - (size_t)r)) {
-		say(why, whylen, "output buffer too small");
+		say_into(why, whylen, "output buffer too small");
 		return false;
 	}
 	return true;

@@ -21,7 +21,6 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include <ldns/ldns.h>
 
 #include "shim/dns_msg.h"
+#include "shim/sbuf.h"
 
 #define HDR_LEN		12
 #define F_QR		0x8000
@@ -73,22 +73,6 @@ struct frame {
 	uint16_t	 type, class;
 	uint32_t	 ttl;
 };
-
-static void	 say(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-/* say - fill err, if the caller gave room for it */
-static void
-say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint16_t
 get16(const uint8_t *p)
@@ -171,11 +155,11 @@ rr_frame(struct msg *m, bool question, const char *where, unsigned i,
 
 	f->start = m->pos;
 	if ((why = name_check(m->wire, m->len, m->pos, &p)) != NULL) {
-		say(m->err, m->errlen, "%s %u: %s", where, i, why);
+		say_into(m->err, m->errlen, "%s %u: %s", where, i, why);
 		return false;
 	}
 	if (p + (question ? 4 : 10) > m->len) {
-		say(m->err, m->errlen, "%s %u: cut short", where, i);
+		say_into(m->err, m->errlen, "%s %u: cut short", where, i);
 		return false;
 	}
 	f->type = get16(m->wire + p);
@@ -188,7 +172,7 @@ rr_frame(struct msg *m, bool question, const char *where, unsigned i,
 		f->rdata = p + 10;
 		f->end = f->rdata + get16(m->wire + p + 8);
 		if (f->end > m->len) {
-			say(m->err, m->errlen, "%s %u: record data runs past "
+			say_into(m->err, m->errlen, "%s %u: record data runs past "
 			    "the end of the message", where, i);
 			return false;
 		}
@@ -284,7 +268,7 @@ rr_read(struct msg *m, const struct frame *f, ldns_pkt_section sec,
 			why = "record data of the wrong length";
 	}
 	if (why != NULL) {
-		say(m->err, m->errlen, "%s %u (type %u): %s", where, i,
+		say_into(m->err, m->errlen, "%s %u (type %u): %s", where, i,
 		    f->type, why);
 		if (rr != NULL)
 			ldns_rr_free(rr);
@@ -300,7 +284,7 @@ keep(struct msg *m, ldns_rr_list *list, ldns_rr *rr)
 	if (ldns_rr_list_push_rr(list, rr))
 		return true;
 	ldns_rr_free(rr);
-	say(m->err, m->errlen, "out of memory");
+	say_into(m->err, m->errlen, "out of memory");
 	return false;
 }
 
@@ -325,7 +309,7 @@ sections(struct msg *m, uint16_t qtype)
 			if (s == 2 && f.type == TYPE_OPT) {
 				/* RFC 6891 6.1.1: one OPT at most. */
 				if (++m->nopt > 1) {
-					say(m->err, m->errlen, "more than one "
+					say_into(m->err, m->errlen, "more than one "
 					    "OPT record");
 					return false;
 				}
@@ -445,7 +429,7 @@ follow(struct msg *m, const ldns_rdf *qname, uint16_t type,
 				continue;
 			if (link != NULL && !name_eq(ldns_rr_rdf(link, 0),
 			    ldns_rr_rdf(rr, 0))) {
-				say(m->err, m->errlen, "two CNAMEs for one "
+				say_into(m->err, m->errlen, "two CNAMEs for one "
 				    "name");
 				return false;
 			}
@@ -456,12 +440,12 @@ follow(struct msg *m, const ldns_rdf *qname, uint16_t type,
 		target = ldns_rr_rdf(link, 0);
 		for (j = 0; j <= hops; j++) {
 			if (name_eq(seen[j], target)) {
-				say(m->err, m->errlen, "CNAME loop");
+				say_into(m->err, m->errlen, "CNAME loop");
 				return false;
 			}
 		}
 		if (hops == DNS_CNAME_MAX) {
-			say(m->err, m->errlen, "CNAME chain longer than %d "
+			say_into(m->err, m->errlen, "CNAME chain longer than %d "
 			    "links", DNS_CNAME_MAX);
 			return false;
 		}
@@ -472,7 +456,7 @@ follow(struct msg *m, const ldns_rdf *qname, uint16_t type,
 	}
 done:
 	if (hops > 0 && !name_out(cur, a->cname, sizeof(a->cname))) {
-		say(m->err, m->errlen, "CNAME target too long");
+		say_into(m->err, m->errlen, "CNAME target too long");
 		return false;
 	}
 	*end = cur;
@@ -579,12 +563,12 @@ conclude(struct msg *m, const ldns_rdf *qname, uint16_t type,
 			want++;
 	}
 	if (want > 0 && a->rcode == RCODE_NXDOMAIN) {
-		say(m->err, m->errlen, "NXDOMAIN with records");
+		say_into(m->err, m->errlen, "NXDOMAIN with records");
 		return false;
 	}
 	if (want == 0 && dropped > 0) {
 		/* Not NODATA: the records exist, we cannot hold them. */
-		say(m->err, m->errlen, "every TLSA record is longer than %d "
+		say_into(m->err, m->errlen, "every TLSA record is longer than %d "
 		    "bytes", DNS_TLSA_DATA_MAX);
 		return false;
 	}
@@ -597,7 +581,7 @@ conclude(struct msg *m, const ldns_rdf *qname, uint16_t type,
 		return true;
 	}
 	if ((a->rr = calloc(want, sizeof(*a->rr))) == NULL) {
-		say(m->err, m->errlen, "out of memory");
+		say_into(m->err, m->errlen, "out of memory");
 		return false;
 	}
 	for (i = 0; i < n && a->n < want; i++) {
@@ -605,7 +589,7 @@ conclude(struct msg *m, const ldns_rdf *qname, uint16_t type,
 		if (!owned(rr, type, end) || too_long(rr))
 			continue;
 		if (!rr_fill(rr, &a->rr[a->n])) {
-			say(m->err, m->errlen, "record %zu: name too long",
+			say_into(m->err, m->errlen, "record %zu: name too long",
 			    i);
 			return false;
 		}
@@ -634,7 +618,7 @@ question(struct msg *m, const ldns_rdf *qname, uint16_t type)
 	pos = f.start;
 	if ((st = ldns_wire2rr(&q, m->wire, f.end, &pos,
 	    LDNS_SECTION_QUESTION)) != LDNS_STATUS_OK) {
-		say(m->err, m->errlen, "question: %s",
+		say_into(m->err, m->errlen, "question: %s",
 		    ldns_get_errorstr_by_id(st));
 		return DNS_E_BAD;
 	}
@@ -642,7 +626,7 @@ question(struct msg *m, const ldns_rdf *qname, uint16_t type)
 	    name_eq(ldns_rr_owner(q), qname);
 	ldns_rr_free(q);
 	if (!same) {
-		say(m->err, m->errlen, "answer to another question");
+		say_into(m->err, m->errlen, "answer to another question");
 		return DNS_E_MISMATCH;
 	}
 	return DNS_E_OK;
@@ -667,32 +651,32 @@ dns_answer_parse(const uint8_t *wire, size_t len, uint16_t id,
 
 	memset(a, 0, sizeof(*a));
 	a->status = DNS_MALFORMED;
-	say(err, errlen, "%s", "");
+	say_into(err, errlen, "%s", "");
 	if (len < 2) {
-		say(err, errlen, "message of %zu bytes", len);
+		say_into(err, errlen, "message of %zu bytes", len);
 		return DNS_E_BAD;
 	}
 	if (get16(wire) != id) {
-		say(err, errlen, "ID %u, not %u", get16(wire), id);
+		say_into(err, errlen, "ID %u, not %u", get16(wire), id);
 		return DNS_E_MISMATCH;
 	}
 	if (len < HDR_LEN) {
-		say(err, errlen, "message of %zu bytes, shorter than a header",
+		say_into(err, errlen, "message of %zu bytes, shorter than a header",
 		    len);
 		return DNS_E_BAD;
 	}
 	flags = get16(wire + 2);
 	if ((flags & F_QR) == 0 || OPCODE(flags) != 0) {
-		say(err, errlen, "not a response to a query");
+		say_into(err, errlen, "not a response to a query");
 		return DNS_E_MISMATCH;
 	}
 	if (get16(wire + 4) != 1) {
-		say(err, errlen, "%u questions", get16(wire + 4));
+		say_into(err, errlen, "%u questions", get16(wire + 4));
 		return DNS_E_MISMATCH;
 	}
 	if (!dns_name_normalize(name, norm, sizeof(norm)) ||
 	    (qname = ldns_dname_new_frm_str(norm)) == NULL) {
-		say(err, errlen, "query name is not a domain name");
+		say_into(err, errlen, "query name is not a domain name");
 		return DNS_E_BAD;
 	}
 	if ((rc = question(&m, qname, type)) != DNS_E_OK)
@@ -706,7 +690,7 @@ dns_answer_parse(const uint8_t *wire, size_t len, uint16_t id,
 	rc = DNS_E_BAD;
 	if ((m.an = ldns_rr_list_new()) == NULL ||
 	    (m.soa = ldns_rr_list_new()) == NULL) {
-		say(err, errlen, "out of memory");
+		say_into(err, errlen, "out of memory");
 		goto out;
 	}
 	if (!sections(&m, type))
