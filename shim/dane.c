@@ -71,7 +71,7 @@
 #include <gnutls/x509.h>
 
 #include "shim/dane.h"
-#include "shim/sbuf.h"
+#include "shim/text.h"
 
 #define U_TA		2	/* DANE-TA */
 #define U_EE		3	/* DANE-EE */

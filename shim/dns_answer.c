@@ -29,7 +29,7 @@
 #include <ldns/ldns.h>
 
 #include "shim/dns_msg.h"
-#include "shim/sbuf.h"
+#include "shim/text.h"
 
 #define HDR_LEN		12
 #define F_QR		0x8000

@@ -139,15 +139,3 @@ sbuf_json_str(struct sbuf *b, const char *s)
 	sbuf_add(b, run, (size_t)(s - run));
 	sbuf_add(b, "\"", 1);
 }
-
-void
-say_into(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (buf == NULL || len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}

@@ -1,7 +1,6 @@
 /*
- * sbuf.h - text built in memory: a growable buffer for answers built at
- * once (the metrics page, the control socket's JSON), and the fixed
- * buffer a caller may pass for an error message.
+ * sbuf.h - a growable text buffer for answers built at once: the metrics
+ * page, the control socket's JSON.
  *
  * Appending never fails loudly: on a memory shortage or past SBUF_MAX the
  * buffer is marked failed, further appends are ignored, and the caller
@@ -34,10 +33,5 @@ void	sbuf_printf(struct sbuf *, const char *fmt, ...)
 /* sbuf_json_str - s as a JSON string, quotes included; bytes below 0x20
  * and DEL escaped, other bytes as they are */
 void	sbuf_json_str(struct sbuf *, const char *s);
-
-/* say_into - printf into buf, truncating; nothing when buf is NULL or
- * len is 0 (the caller did not ask why) */
-void	say_into(char *buf, size_t len, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
 
 #endif
