@@ -19,6 +19,7 @@
 #include <gnutls/crypto.h>
 
 #include "plugins/xmpp.h"
+#include "shim/text.h"
 
 static const struct xs_limits open_limits = {
 	XMPP_NEG_DEPTH, XMPP_NEG_ATTRS, XMPP_NEG_UNIT
@@ -27,17 +28,11 @@ static const struct xs_limits open_limits = {
 void
 xmpp_new_id(char *buf, size_t len)
 {
-	static const char hexd[] = "0123456789abcdef";
 	unsigned char r[12];
-	size_t i;
 
 	if (gnutls_rnd(GNUTLS_RND_NONCE, r, sizeof(r)) < 0)
 		memset(r, 0x5a, sizeof(r));
-	for (i = 0; i < sizeof(r) && 2 * i + 2 < len; i++) {
-		buf[2 * i] = hexd[r[i] >> 4];
-		buf[2 * i + 1] = hexd[r[i] & 15];
-	}
-	buf[2 * i] = '\0';
+	(void)text_hex(buf, len, r, sizeof(r));
 }
 
 bool

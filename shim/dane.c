@@ -632,23 +632,6 @@ out:
 	return res;
 }
 
-/* hex - bytes as lower-case hex into out[0..outlen); false if cut */
-static bool
-hex(const uint8_t *p, size_t n, char *out, size_t outlen)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	if (outlen == 0)
-		return false;
-	for (i = 0; i < n && 2 * i + 2 < outlen; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 0xf];
-	}
-	out[2 * i] = '\0';
-	return i == n;
-}
-
 /* dane_format - "3 1 1 abcd..." for logs and the session record */
 void
 dane_format(const struct dns_tlsa *t, char *out, size_t outlen)
@@ -667,7 +650,7 @@ dane_format(const struct dns_tlsa *t, char *out, size_t outlen)
 	/* A full certificate or key is long and says little in a log. */
 	if (t->mtype == 0 && len > 32)
 		len = 32;
-	if (hex(t->data, len, out + w, outlen - w) && len < t->len)
+	if (text_hex(out + w, outlen - w, t->data, len) && len < t->len)
 		snprintf(out + w + 2 * len, outlen - w - 2 * len, "...");
 }
 
@@ -715,7 +698,7 @@ dane_record_make(const gnutls_datum_t *der, unsigned usage,
 	}
 	r = snprintf(out, outlen, "%u %u %u ", usage, selector, mtype);
 	if (r < 0 || (size_t)r >= outlen ||
-	    !hex(data, len, out + r, outlen - (size_t)r)) {
+	    !text_hex(out + r, outlen - (size_t)r, data, len)) {
 		say_into(why, whylen, "output buffer too small");
 		return false;
 	}

@@ -25,6 +25,22 @@ text_clean(char *dst, size_t dstlen, const char *src, size_t len)
 	dst[j] = '\0';
 }
 
+bool
+text_hex(char *out, size_t outlen, const unsigned char *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	if (outlen == 0)
+		return false;
+	for (i = 0; i < n && 2 * i + 2 < outlen; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 0xf];
+	}
+	out[2 * i] = '\0';
+	return i == n;
+}
+
 void
 say_into(char *buf, size_t len, const char *fmt, ...)
 {

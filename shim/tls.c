@@ -4,9 +4,8 @@
  * The push function hands each record to the session's write queue; the
  * pull function reads from the bytes the loop last received and says
  * EAGAIN when they are used up, so GnuTLS never blocks and never sees a
- * socket.  Verification is done after the handshake, by us, so that a
- * failure can be recorded in words and handled per security level instead
- * of ending as an anonymous handshake error.
+ * socket.  The certificate is checked after the handshake (tls_verify.c),
+ * and described for the session record (tls_peer.c).
  *
  * Resumption: a session that tls_conn_resume() filed under a cache key
  * (the upstream, and what its verification requires) offers a session
@@ -16,22 +15,17 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <gnutls/gnutls.h>
-#include <gnutls/abstract.h>
-#include <gnutls/crypto.h>
-#include <gnutls/x509.h>
 
 #include "shim/result.h"
 #include "shim/tls.h"
 #include "shim/tls_cache.h"
-#include "shim/tls_vcache.h"
+#include "shim/tls_int.h"
 
 /* TLS 1.2 and 1.3 only (RFC 8996, RFC 9325 3.1.1).  NORMAL already
  * excludes RC4, 3DES, export and anonymous suites, and puts AES-GCM first,
@@ -43,39 +37,6 @@
 			"-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:" \
 			"+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-FFDHE2048:" \
 			"+GROUP-FFDHE3072:%SAFE_RENEGOTIATION"
-
-struct tls_client {
-	gnutls_certificate_credentials_t cred;
-	gnutls_priority_t	 prio;
-	unsigned		 refs;
-	bool			 have_ca;
-	char			*ca_file;
-	/* Unique in the process, never reused: cached sessions name the
-	 * trust they were verified with by it, so that what a reload
-	 * brings (another CA file, or the same one changed) starts afresh
-	 * instead of inheriting verdicts made with the old one. */
-	uint64_t		 id;
-};
-
-struct tls_conn {
-	gnutls_session_t	 gs;
-	struct tls_client	*client;
-	tls_push_fn		 push;
-	void			*ctx;
-	const char		*in;		/* ciphertext not yet pulled */
-	size_t			 inlen;
-	bool			 starved;	/* pull found no input */
-	int			 err;		/* last GnuTLS error */
-	char			 errtext[160];
-	char			*sni;		/* NULL for address literals */
-	/* Resumption; key is "" when this session is not cached. */
-	char			 key[TLS_CACHE_KEY_MAX];
-	bool			 offered;	/* a cached session was set */
-	bool			 keep;		/* verdict known: keep tickets */
-	bool			 ticket_new;	/* one arrived, not yet kept */
-	unsigned		 ticket_life;	/* its lifetime, seconds */
-	struct tls_verdict	 verdict;	/* the offered's, then ours */
-};
 
 static uint64_t last_client_id;	/* atomically */
 
@@ -497,156 +458,6 @@ tls_conn_error(const struct tls_conn *t)
 	return t->errtext[0] != '\0' ? t->errtext : "no error";
 }
 
-/* stapled - the server sent an OCSP response for one of its n
- * certificates: the verification then depends on it as well */
-static bool
-stapled(struct tls_conn *t, unsigned n)
-{
-	gnutls_datum_t resp;
-
-	for (unsigned i = 0; i < n; i++)
-		if (gnutls_ocsp_status_request_get2(t->gs, i, &resp) == 0)
-			return true;
-	return false;
-}
-
-/* verify_peers - GnuTLS's verification of the chain and of host: its
- * status bits in *status, or a GnuTLS error */
-static int
-verify_peers(struct tls_conn *t, const char *host,
-    const gnutls_typed_vdata_st *ip, unsigned *status)
-{
-	if (ip != NULL)
-		return gnutls_certificate_verify_peers(t->gs,
-		    (gnutls_typed_vdata_st *)ip, 1, status);
-	return gnutls_certificate_verify_peers3(t->gs, host, status);
-}
-
-/* verify_cached - verify_peers through the verdict cache (tls_vcache.c):
- * a chain already verified with these credentials for this host is not
- * verified again while its verdict holds */
-static int
-verify_cached(struct tls_conn *t, const char *host, bool is_ip,
-    const gnutls_typed_vdata_st *ip, unsigned *status)
-{
-	const gnutls_datum_t *certs;
-	gnutls_x509_trust_list_t tl = NULL;
-	struct tls_vkey key;
-	unsigned n = 0;
-	time_t now = time(NULL);
-	int rc;
-
-	certs = gnutls_certificate_get_peers(t->gs, &n);
-	if (stapled(t, n) ||
-	    !tls_vcache_key(&key, certs, n, t->client->id, host, is_ip))
-		return verify_peers(t, host, ip, status);
-	if (tls_vcache_get(&key, now, status))
-		return 0;
-	if ((rc = verify_peers(t, host, ip, status)) < 0)
-		return rc;
-	/* A certificate not valid yet may be soon: not kept. */
-	if (!(*status & GNUTLS_CERT_NOT_ACTIVATED)) {
-		gnutls_certificate_get_trust_list(t->client->cred, &tl);
-		tls_vcache_put(&key, *status, now,
-		    tls_vcache_until(certs, n, tl));
-	}
-	return 0;
-}
-
-bool
-tls_conn_verify(struct tls_conn *t, const char *host, bool is_ip, char *why,
-    size_t whylen)
-{
-	gnutls_typed_vdata_st data;
-	unsigned char ip[16];
-	unsigned status = 0;
-	gnutls_datum_t text;
-	int rc;
-
-	if (!t->client->have_ca) {
-		snprintf(why, whylen, "no CA store to verify the certificate");
-		return false;
-	}
-	if (gnutls_certificate_get_peers(t->gs, NULL) == NULL) {
-		snprintf(why, whylen, "server sent no certificate");
-		return false;
-	}
-	if (is_ip) {
-		/* An address literal is checked against the certificate's
-		 * IP addresses (RFC 9525 6.2.1), never against names. */
-		memset(&data, 0, sizeof(data));
-		data.type = GNUTLS_DT_IP_ADDRESS;
-		data.data = ip;
-		if (inet_pton(AF_INET, host, ip) == 1)
-			data.size = 4;
-		else if (inet_pton(AF_INET6, host, ip) == 1)
-			data.size = 16;
-		else {
-			snprintf(why, whylen, "bad address %s", host);
-			return false;
-		}
-	}
-	rc = verify_cached(t, host, is_ip, is_ip ? &data : NULL, &status);
-	if (rc < 0) {
-		snprintf(why, whylen, "verification error: %s",
-		    gnutls_strerror(rc));
-		return false;
-	}
-	if (status == 0)
-		return true;
-	if (gnutls_certificate_verification_status_print(status,
-	    GNUTLS_CRT_X509, &text, 0) == 0) {
-		snprintf(why, whylen, "certificate not verified for %s: %s",
-		    host, text.data);
-		gnutls_free(text.data);
-	} else
-		snprintf(why, whylen, "certificate not verified for %s", host);
-	return false;
-}
-
-/* tls_conn_verify_ids - the chain alone with GnuTLS (no name: it takes
- * one DNS name only), then the names with tls_ids_match() */
-bool
-tls_conn_verify_ids(struct tls_conn *t, const struct tls_refid *ids,
-    size_t n, char *why, size_t whylen)
-{
-	const gnutls_datum_t *certs;
-	unsigned status = 0, ncerts = 0;
-	gnutls_datum_t text;
-	int rc;
-
-	if (!t->client->have_ca) {
-		snprintf(why, whylen, "no CA store to verify the certificate");
-		return false;
-	}
-	if ((certs = gnutls_certificate_get_peers(t->gs, &ncerts)) == NULL ||
-	    ncerts == 0) {
-		snprintf(why, whylen, "server sent no certificate");
-		return false;
-	}
-	if ((rc = gnutls_certificate_verify_peers2(t->gs, &status)) < 0) {
-		snprintf(why, whylen, "verification error: %s",
-		    gnutls_strerror(rc));
-		return false;
-	}
-	if (status != 0) {
-		if (gnutls_certificate_verification_status_print(status,
-		    GNUTLS_CRT_X509, &text, 0) == 0) {
-			snprintf(why, whylen, "certificate not verified: %s",
-			    text.data);
-			gnutls_free(text.data);
-		} else
-			snprintf(why, whylen, "certificate not verified");
-		return false;
-	}
-	if (n == 0 || tls_ids_match(&certs[0], ids, n) < 0) {
-		snprintf(why, whylen, "certificate not verified for %s: it "
-		    "does not name it", n > 0 ? ids[0].name : "?");
-		return false;
-	}
-	return true;
-}
-
 bool
 tls_conn_alpn(struct tls_conn *t, const char *proto, char *err,
     size_t errlen)
@@ -660,138 +471,3 @@ tls_conn_alpn(struct tls_conn *t, const char *proto, char *err,
 	return rc >= 0;
 }
 
-static void
-hex(char *dst, const unsigned char *src, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		dst[2 * i] = digits[src[i] >> 4];
-		dst[2 * i + 1] = digits[src[i] & 15];
-	}
-	dst[2 * n] = '\0';
-}
-
-/*
- * What hash_peer derives from a leaf certificate, for the few leaves this
- * thread saw last: the next session with the same server (a resumed one
- * carries the certificate too) copies them instead of parsing the
- * certificate again, which costs as much as a tenth of a resumption.
- * Found by the SHA-256 of the whole certificate, computed anyway.
- */
-#define LEAF_MEMO	4
-
-struct leaf_facts {
-	unsigned char	 sha256[32];
-	bool		 set;
-	char		 spki_sha256[65];
-	char		 subject[256];
-	char		 issuer[256];
-	time_t		 expires;
-};
-
-static __thread struct leaf_facts leaf_memo[LEAF_MEMO];
-static __thread unsigned leaf_memo_next;
-
-/* leaf_parse - the facts of a leaf, from its DER; false if unreadable */
-static bool
-leaf_parse(const gnutls_datum_t *der, struct leaf_facts *f)
-{
-	gnutls_x509_crt_t crt;
-	gnutls_pubkey_t pk;
-	gnutls_datum_t spki = { NULL, 0 }, dn = { NULL, 0 };
-	unsigned char d[32];
-
-	if (gnutls_x509_crt_init(&crt) < 0)
-		return false;
-	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) != 0) {
-		gnutls_x509_crt_deinit(crt);
-		return false;
-	}
-	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
-		snprintf(f->subject, sizeof(f->subject), "%.*s",
-		    (int)dn.size, (const char *)dn.data);
-		gnutls_free(dn.data);
-	}
-	if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) == 0) {
-		snprintf(f->issuer, sizeof(f->issuer), "%.*s",
-		    (int)dn.size, (const char *)dn.data);
-		gnutls_free(dn.data);
-	}
-	f->expires = gnutls_x509_crt_get_expiration_time(crt);
-	if (f->expires == (time_t)-1)
-		f->expires = 0;
-	if (gnutls_pubkey_init(&pk) == 0) {
-		if (gnutls_pubkey_import_x509(pk, crt, 0) == 0 &&
-		    gnutls_pubkey_export2(pk, GNUTLS_X509_FMT_DER, &spki) == 0) {
-			if (gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data,
-			    spki.size, d) == 0)
-				hex(f->spki_sha256, d, sizeof(d));
-			gnutls_free(spki.data);
-		}
-		gnutls_pubkey_deinit(pk);
-	}
-	gnutls_x509_crt_deinit(crt);
-	return true;
-}
-
-/* hash_peer - SHA-256 of the leaf certificate and of its SPKI, and the
- * names and date a person checks first */
-static void
-hash_peer(struct tls_conn *t, struct outcome *o)
-{
-	const gnutls_datum_t *certs;
-	unsigned n = 0;
-	unsigned char d[32];
-	struct leaf_facts *f = NULL, fresh;
-
-	if ((certs = gnutls_certificate_get_peers(t->gs, &n)) == NULL || n == 0)
-		return;
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, certs[0].data, certs[0].size,
-	    d) != 0)
-		return;
-	hex(o->cert_sha256, d, sizeof(d));
-	for (unsigned i = 0; i < LEAF_MEMO && f == NULL; i++)
-		if (leaf_memo[i].set &&
-		    memcmp(leaf_memo[i].sha256, d, sizeof(d)) == 0)
-			f = &leaf_memo[i];
-	if (f == NULL) {
-		memset(&fresh, 0, sizeof(fresh));
-		if (!leaf_parse(&certs[0], &fresh))
-			return;
-		memcpy(fresh.sha256, d, sizeof(d));
-		fresh.set = true;
-		f = &leaf_memo[leaf_memo_next++ % LEAF_MEMO];
-		*f = fresh;
-	}
-	snprintf(o->spki_sha256, sizeof(o->spki_sha256), "%s",
-	    f->spki_sha256);
-	snprintf(o->cert_subject, sizeof(o->cert_subject), "%s", f->subject);
-	snprintf(o->cert_issuer, sizeof(o->cert_issuer), "%s", f->issuer);
-	o->cert_expires = f->expires;
-}
-
-/* tls_conn_peer_chain - the certificates the server sent, leaf first */
-const gnutls_datum_t *
-tls_conn_peer_chain(struct tls_conn *t, size_t *n)
-{
-	unsigned int count = 0;
-	const gnutls_datum_t *chain;
-
-	chain = gnutls_certificate_get_peers(t->gs, &count);
-	*n = chain != NULL ? count : 0;
-	return chain;
-}
-
-void
-tls_conn_describe(struct tls_conn *t, struct outcome *o)
-{
-	const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(t->gs));
-	const char *c = gnutls_ciphersuite_get(t->gs);
-	const char *g = gnutls_group_get_name(gnutls_group_get(t->gs));
-
-	snprintf(o->tls_version, sizeof(o->tls_version), "%s", v ? v : "");
-	snprintf(o->cipher, sizeof(o->cipher), "%s", c ? c : "");
-	snprintf(o->group, sizeof(o->group), "%s", g ? g : "");
-	hash_peer(t, o);
-}
