@@ -94,14 +94,21 @@ struct conf_parser {
 /* Section key tables (conf_keys.c). */
 extern const struct conf_key conf_global_keys[];
 extern const struct conf_key conf_service_keys[];
+/* conf_bad_value - "invalid value 'V' for 'KEY': expected ..."; false */
+bool		 conf_bad_value(struct conf_parser *, const struct conf_key *,
+		    const char *value, const char *expected);
+/* The setters of network values (conf_net.c), for the key tables. */
+conf_setter	 conf_set_listen, conf_set_upstream, conf_set_resolver,
+		 conf_set_addr, conf_set_sockpath, conf_set_mark,
+		 conf_set_dns_listen, conf_set_helo;
 /* conf_set_later - the setter of designed keys not implemented yet */
 bool		 conf_set_later(struct conf_parser *, const struct conf_key *,
 		    void *field, const char *value);
 /* conf_check_transparent - what upstream = transparent asks of the rest
- * of a finished service section (conf_keys.c); false after conf_perr() */
+ * of a finished service section (conf_net.c); false after conf_perr() */
 bool		 conf_check_transparent(struct conf_parser *,
 		    struct conf_service *);
-/* conf_dns_name_ok - a host name we accept (conf_keys.c) */
+/* conf_dns_name_ok - a host name we accept (conf_net.c) */
 bool		 conf_dns_name_ok(const char *s, size_t n);
 /* conf_perr - record the first error; returns false (conf_parse.c) */
 bool		 conf_perr(struct conf_parser *, int line, const char *fmt, ...)
