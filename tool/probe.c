@@ -23,7 +23,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -36,25 +35,18 @@
 #include "shim/result.h"
 #include "shim/server.h"
 #include "shim/tls.h"
+#include "tool/probe.h"
 #include "tool/tool.h"
 
 #define PROBE_DEADLINE_MS	120000	/* the session's own timeouts come
 					 * first; this only guards the tool */
 
-/* What a URL scheme means: protocol, TLS mode, what a client says to
- * leave, and for a client-first protocol what it says first (a format
- * taking the URL's host: XMPP names the domain in its stream header, and
- * the probe then finds the server by SRV, tls = auto). */
+/* The schemes (struct scheme in probe.h).  XMPP names the domain in its
+ * stream header, and the probe then finds the server by SRV, tls = auto. */
 #define XMPP_HELLO(ns, extra) "<?xml version='1.0'?><stream:stream " \
 	"to='%s' version='1.0' xmlns='" ns "' " extra \
 	"xmlns:stream='http://etherx.jabber.org/streams'>"
-static const struct scheme {
-	const char	*scheme;
-	const char	*protocol;
-	enum tls_mode	 tls;
-	const char	*bye;
-	const char	*hello;
-} schemes[] = {
+static const struct scheme schemes[] = {
 	{ "smtp",	"smtp",		TLSM_STARTTLS,	"QUIT\r\n", NULL },
 	{ "submission",	"submission",	TLSM_STARTTLS,	"QUIT\r\n", NULL },
 	{ "smtps",	"submission",	TLSM_IMPLICIT,	"QUIT\r\n", NULL },
@@ -72,45 +64,6 @@ static const struct scheme {
 	{ NULL,		NULL,		TLSM_STARTTLS,	NULL, NULL }
 };
 
-struct probe {
-	const struct scheme	*scheme;
-	char			 host[256];
-	uint16_t		 port;		/* 0: the protocol's */
-	bool			 is_ip;
-	bool			 json;
-	uv_loop_t		 loop;
-	struct server		 srv;
-	bool			 srv_up;
-	uint16_t		 listen_port;
-	/* The lookups shown in the report. */
-	struct dns_client	*dns;
-	struct dns_req		*req[3];
-	unsigned		 pending;
-	bool			 from_hosts;	/* /etc/hosts answered */
-	bool			 tlsa_asked;
-	char			 addrs[512];
-	enum dnssec_state	 addr_sec;
-	enum dns_status		 tlsa_status;
-	enum dnssec_state	 tlsa_sec;
-	char			 tlsa_name[300];
-	char			 tlsa[1024];
-	size_t			 tlsa_usable;
-	/* The legacy client's side. */
-	uv_tcp_t		 client;
-	uv_connect_t		 creq;
-	uv_write_t		 wreq;
-	uv_write_t		 hreq;		/* the hello */
-	char			 hello[600];
-	bool			 client_open;
-	bool			 bye_sent;
-	char			 greeting[256];
-	char			 rbuf[4096];
-	uv_timer_t		 deadline;
-	/* The session's record. */
-	struct outcome		 out;
-	bool			 have_out;
-	char			 error[256];
-};
 
 static void
 usage(FILE *f)
@@ -502,6 +455,9 @@ on_outcome(const struct outcome *o, void *arg)
 	struct probe *p = arg;
 
 	p->out = *o;
+	/* Not ours: the session frees them after this hook (result.h). */
+	p->out.policy_tlsa = NULL;
+	p->out.helo = NULL;
 	p->have_out = true;
 	server_drain(&p->srv);
 }
@@ -524,184 +480,6 @@ on_server_close(struct server *srv)
 
 	client_close(p);
 	uv_close((uv_handle_t *)&p->deadline, NULL);
-}
-
-/* --------------------------------------------------------------- report */
-
-/* verdict - the exit status of the report */
-static int
-verdict(const struct probe *p)
-{
-	if (!p->have_out)
-		return 3;
-	switch (p->out.result) {
-	case RES_TLS:
-		return p->out.auth == AUTH_PKIX ||
-		    p->out.auth == AUTH_DANE_EE ||
-		    p->out.auth == AUTH_DANE_TA ? 0 : 1;
-	case RES_PLAINTEXT:
-	case RES_REFUSED:
-	case RES_ATTACK:
-		return 2;
-	default:
-		return 3;
-	}
-}
-
-static const char *const verdict_words[] = {
-	"authenticated", "encrypted, not authenticated",
-	"plaintext or refused", "error"
-};
-
-/* json_str - s as a JSON string */
-static void
-json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", f);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-static void
-json_kv(FILE *f, const char *k, const char *v, bool last)
-{
-	fprintf(f, "  ");
-	json_str(f, k);
-	fprintf(f, ": ");
-	json_str(f, v);
-	fprintf(f, "%s\n", last ? "" : ",");
-}
-
-/* date_text - a UTC date for notAfter */
-static void
-date_text(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&t, &tm) == NULL)
-		snprintf(buf, len, "%s", "");
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
-report_json(const struct probe *p, const char *url, int rc)
-{
-	const struct outcome *o = &p->out;
-	char num[32], date[32], port[8];
-	FILE *f = stdout;
-
-	date_text(o->cert_expires, date, sizeof(date));
-	snprintf(port, sizeof(port), "%u", o->port);
-	fprintf(f, "{\n");
-	json_kv(f, "url", url, false);
-	json_kv(f, "peer", o->peer[0] != '\0' ? o->peer : p->host, false);
-	json_kv(f, "domain", o->domain, false);
-	json_kv(f, "protocol", p->scheme->protocol, false);
-	json_kv(f, "tls_mode", tls_mode_name(p->scheme->tls), false);
-	json_kv(f, "addresses", p->addrs, false);
-	json_kv(f, "address_dnssec", dnssec_name(p->addr_sec), false);
-	json_kv(f, "address", o->addr, false);
-	fprintf(f, "  \"port\": %s,\n", o->port != 0 ? port : "null");
-	json_kv(f, "tlsa_name", p->tlsa_name, false);
-	json_kv(f, "tlsa_lookup", p->tlsa_asked ?
-	    dns_status_name(p->tlsa_status) : "", false);
-	json_kv(f, "tlsa_dnssec", dnssec_name(p->tlsa_sec), false);
-	json_kv(f, "tlsa_records", p->tlsa, false);
-	json_kv(f, "tlsa", o->tlsa, false);
-	json_kv(f, "result", p->have_out ? result_name(o->result) : "failed",
-	    false);
-	fprintf(f, "  \"starttls_offered\": %s,\n",
-	    o->starttls_offered ? "true" : "false");
-	json_kv(f, "tls_version", o->tls_version, false);
-	json_kv(f, "cipher", o->cipher, false);
-	json_kv(f, "group", o->group, false);
-	json_kv(f, "auth", auth_name(o->auth), false);
-	json_kv(f, "dnssec", o->dnssec, false);
-	json_kv(f, "cert_subject", o->cert_subject, false);
-	json_kv(f, "cert_issuer", o->cert_issuer, false);
-	json_kv(f, "cert_not_after", date, false);
-	json_kv(f, "cert_sha256", o->cert_sha256, false);
-	json_kv(f, "spki_sha256", o->spki_sha256, false);
-	json_kv(f, "reason", p->error[0] != '\0' ? p->error : o->reason,
-	    false);
-	json_kv(f, "verdict", verdict_words[rc], false);
-	snprintf(num, sizeof(num), "%d", rc);
-	fprintf(f, "  \"exit\": %s\n}\n", num);
-}
-
-static void
-row(const char *k, const char *v)
-{
-	if (v != NULL && v[0] != '\0')
-		printf("%-14s %s\n", k, v);
-}
-
-static void
-report_text(const struct probe *p, const char *url, int rc)
-{
-	const struct outcome *o = &p->out;
-	char buf[1200], date[32];
-
-	printf("probe %s\n", url);
-	snprintf(buf, sizeof(buf), "%s%s%s%s", p->addrs,
-	    p->addr_sec != DNSSEC_UNKNOWN ? " (dnssec " : "",
-	    dnssec_name(p->addr_sec),
-	    p->addr_sec != DNSSEC_UNKNOWN ? ")" : "");
-	row("addresses", buf);
-	if (p->from_hosts)
-		row("TLSA lookup", "not made: the name is in /etc/hosts");
-	if (p->tlsa_asked) {
-		snprintf(buf, sizeof(buf), "%s: %s, dnssec %s%s", p->tlsa_name,
-		    dns_status_name(p->tlsa_status), dnssec_name(p->tlsa_sec),
-		    p->tlsa_status == DNS_OK && p->tlsa_sec != DNSSEC_SECURE ?
-		    " (not secure: ignored)" : "");
-		row("TLSA lookup", buf);
-		for (const char *l = p->tlsa; *l != '\0'; ) {
-			size_t n = strcspn(l, "\n");
-
-			snprintf(buf, sizeof(buf), "%.*s", (int)n, l);
-			row("  record", buf);
-			l += n + (l[n] == '\n');
-		}
-	}
-	if (p->have_out) {
-		snprintf(buf, sizeof(buf), "%s port %u", o->addr, o->port);
-		row("connected", o->addr[0] != '\0' ? buf : "");
-		row("peer", o->peer);
-		row("domain", o->domain);
-		row("STARTTLS", p->scheme->tls == TLSM_IMPLICIT ?
-		    "implicit TLS" : o->starttls_offered ? "offered" :
-		    "not offered");
-		snprintf(buf, sizeof(buf), "%s %s group %s", o->tls_version,
-		    o->cipher, o->group);
-		row("TLS", o->tls_version[0] != '\0' ? buf : "none");
-		row("certificate", o->cert_subject);
-		row("  issuer", o->cert_issuer);
-		date_text(o->cert_expires, date, sizeof(date));
-		row("  not after", date);
-		row("  sha256", o->cert_sha256);
-		row("  spki sha256", o->spki_sha256);
-		row("TLSA used", o->tlsa);
-		row("dnssec", o->dnssec);
-		row("auth", auth_name(o->auth));
-		row("result", result_name(o->result));
-		row("greeting", p->greeting);
-		row("why", o->reason);
-	}
-	row("error", p->error);
-	printf("%-14s %s (exit %d)\n", "verdict", verdict_words[rc], rc);
 }
 
 /* ----------------------------------------------------------------- main */
@@ -784,11 +562,11 @@ tool_probe(int argc, char **argv)
 	start_lookups(p, p->srv.conf);
 	uv_run(&p->loop, UV_RUN_DEFAULT);
 
-	rc = verdict(p);
+	rc = probe_verdict(p);
 	if (p->json)
-		report_json(p, argv[optind], rc);
+		probe_report_json(p, argv[optind], rc);
 	else
-		report_text(p, argv[optind], rc);
+		probe_report_text(p, argv[optind], rc);
 	/* Everything is closed by now (or the deadline stopped the loop):
 	 * give back what the server held, so that leak checkers see none. */
 	if (uv_loop_close(&p->loop) == 0) {
