@@ -113,21 +113,25 @@ is() {
 
 # like GOT ERE DESC - GOT matches the extended regular expression
 like() {
-	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		diag "     got: '$1'" "expected to match: /$2/"
-	fi
+	_tap_match 0 "$1" "$2" "$3" "expected to match"
 }
 
 # unlike GOT ERE DESC
 unlike() {
-	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
-		ok 1 "$3"
-		diag "     got: '$1'" "expected not to match: /$2/"
+	_tap_match 1 "$1" "$2" "$3" "expected not to match"
+}
+
+# _tap_match WANT GOT ERE DESC EXPECTED - one test point for like and
+# unlike: passes when GOT matching ERE gives WANT (0 it matches, 1 it
+# does not); EXPECTED says which, in the diagnostics
+_tap_match() {
+	local _rc=0
+	printf '%s\n' "$2" | grep -Eq -- "$3" || _rc=1
+	if [ "$_rc" = "$1" ]; then
+		ok 0 "$4"
 	else
-		ok 0 "$3"
+		ok 1 "$4"
+		diag "     got: '$2'" "$5: /$3/"
 	fi
 }
 
@@ -1045,6 +1049,150 @@ fetched_checks() {
 	check "$1: the message is intact (body hash)" lab_tool check-msg "$2"
 }
 
+# ------------------------------------------ IMAP and POP3 through tlshimd
+
+# dc_relay_start imap|pop3 - the start of the IMAP and POP3 tests: lab_init,
+# both Dovecots (dc_start) holding the message MSG (64 KiB more of body),
+# checked straight (dc_direct_check); then tlshimd on TL_IP (127.0.0.1,
+# like a shim for a legacy client on the same host) with five services of
+# that protocol (DC_PROTO), their listen ports in LPORT and their upstream
+# address and port in UPEER and UPORT:
+#   PROTO-verify     the tls Dovecot's STARTTLS port, security = verify
+#   PROTOs-verify    its implicit-TLS port, verify and tls = implicit
+#   plain-default    the plain Dovecot, the protocol's default level
+#   plain-may        the plain Dovecot, may
+#   plain-cleartext  the plain Dovecot, may and cleartext_auth = yes
+# When tlshimd does not start the test ends there.
+dc_relay_start() {
+	local _conf _p _tls _implicit _plain
+	DC_PROTO=$1
+	lab_init dovecot certtool curl fetchmail
+	pki_make
+	dc_start
+	new_id msg
+	MSG=$ID
+	dc_deliver "$MSG" 64
+	dc_direct_check "$MSG"
+
+	TL_IP=127.0.0.1
+	_conf=$LAB_TMP/$LAB_NAME.conf
+	tl_conf_global "$_conf"
+	lab_ports 5 "$TL_IP" $((DC_PLAIN_POP3 + 1))
+	set -- $PORTS
+	# The upstream ports: DC_IMAP, DC_IMAPS, DC_PLAIN_IMAP (or POP3).
+	_p=${DC_PROTO^^}
+	_tls=DC_$_p _implicit=DC_${_p}S _plain=DC_PLAIN_$_p
+	_dc_service "$_conf" "$DC_PROTO-verify" "$1" "$LAB_IP" "${!_tls}" verify
+	_dc_service "$_conf" "${DC_PROTO}s-verify" "$2" "$LAB_IP" "${!_implicit}" \
+	    verify tls=implicit
+	_dc_service "$_conf" plain-default "$3" "$DC_PLAIN_IP" "${!_plain}" ""
+	_dc_service "$_conf" plain-may "$4" "$DC_PLAIN_IP" "${!_plain}" may
+	_dc_service "$_conf" plain-cleartext "$5" "$DC_PLAIN_IP" "${!_plain}" may \
+	    cleartext_auth=yes
+
+	check "tlshimd -t accepts the test configuration" "$TLSHIMD" -t -c "$_conf"
+	if ! tl_start "$_conf"; then
+		fail "tlshimd starts and listens"
+		diag "$(cat "$_conf")"
+		done_testing
+		exit 0
+	fi
+	pass "tlshimd starts and listens"
+}
+
+# _dc_service FILE NAME PORT UPSTREAM_IP UPSTREAM_PORT SECURITY
+# [KEY=VALUE...] - one service of dc_relay_start, listening on TL_IP:PORT
+_dc_service() {
+	local _f=$1 _name=$2 _lp=$3 _uip=$4 _up=$5 _sec=$6
+	shift 6
+	LPORT[$_name]=$_lp UPEER[$_name]=$_uip UPORT[$_name]=$_up
+	tl_conf_service "$_f" "$_name" "$TL_IP:$_lp" "$_uip:$_up" "$_sec" \
+	    protocol="$DC_PROTO" helo_name= "$@"
+}
+
+# dc_py NAME SERVICE [labtool imap|pop3 ARGS...] - imaplib or poplib (as
+# DC_PROTO) logs in as $DC_USER through tlshimd's SERVICE and fetches the
+# message MSG; the transcript (key=value lines, read with py_get) is
+# $LAB_TMP/out/NAME.py, the message NAME.eml.  Sets RC.
+dc_py() {
+	local _n=$1 _svc=$2
+	shift 2
+	RC=0
+	lab_tool "$DC_PROTO" "$TL_IP" "${LPORT[$_svc]}" --id "$MSG" \
+	    --user "$DC_USER" --password "$DC_PASS" \
+	    --save "$LAB_TMP/out/$_n.eml" "$@" >"$LAB_TMP/out/$_n.py" 2>&1 ||
+		RC=$?
+}
+
+# dc_session_tls LINE WHAT SERVICE - the session line of a session
+# relayed inside verified TLS
+dc_session_tls() {
+	local _line=$1 _what=$2 _svc=$3
+	tl_common_session_checks "$_line" "$_what" "$_svc" "${UPEER[$_svc]}" \
+	    "${UPEER[$_svc]}" "${UPORT[$_svc]}" "$DC_PROTO"
+	is "$(kv "$_line" result)" tls "$_what: result=tls"
+	like "$(kv "$_line" tls_version)" '^TLS1\.[23]$' "$_what: tls_version TLS1.x"
+	like "$(kv "$_line" cipher)" '.' "$_what: cipher logged"
+	is "$(kv "$_line" auth)" pkix "$_what: auth=pkix"
+}
+
+# dc_login_checks WHAT MARK [TLS|plain] - the Dovecot ("tls" or "plain")
+# logged the user in after MARK (by its DC_PROTO login process), over TLS
+# or not
+dc_login_checks() {
+	local _log=$DC_LOG _l
+	[ "${3:-TLS}" = TLS ] || _log=$DC_PLAIN_LOG
+	_l=$(dc_wait_line "$_log" "$2" "$DC_PROTO-login: .*Login: user=<$DC_USER>")
+	like "$_l" "Login: user=<$DC_USER>, method=" "$1: Dovecot logged the user in"
+	if [ "${3:-TLS}" = TLS ]; then
+		like "$_l" ', TLS, ' "$1: Dovecot says the connection was TLS"
+	else
+		unlike "$_l" ', TLS' "$1: Dovecot says the connection was plaintext"
+	fi
+}
+
+# dc_secrets_in FILE... - print each wire form of the password (labtool
+# secrets) that is in one of FILEs (text or a capture), each after a space
+dc_secrets_in() {
+	local _s
+	while read -r _s; do
+		grep -aqF -- "$_s" "$@" && printf ' %s' "$_s"
+	done <<-EOF
+	$(lab_tool secrets "$DC_USER" "$DC_PASS")
+	EOF
+	return 0
+}
+
+# dc_plain_checks MARK - the end of the sessions to the plain Dovecot
+# that must carry no credentials (begun at MARK, its dc_mark, with
+# cap_start "$DC_PLAIN_IP"): no authentication reached it, and the
+# capture (with tcpdump) holds its greeting and no form of the password
+dc_plain_checks() {
+	check "plain Dovecot: no authentication reached it (default level and may)" \
+	    dc_no_auth "$DC_PLAIN_LOG" "$1"
+	cap_stop
+	if [ -n "$CAP_PID" ]; then
+		check "capture: the plain Dovecot's greeting is in it (the capture works)" \
+		    grep -aqF "Dovecot lab $LAB_NAME plain ready" "$CAP_FILE"
+		is "$(dc_secrets_in "$CAP_FILE")" "" \
+		    "capture: the password crossed the wire in no form"
+	else
+		skip "capture on lo" "tcpdump not installed"
+	fi
+}
+
+# dc_relay_finish - the end of the IMAP and POP3 tests: the password is in
+# tlshimd's log in no form, tlshimd survived (tl_final_checks) and stopped
+# without a sanitizer report, and both Dovecots stop, leaving nothing
+dc_relay_finish() {
+	is "$(dc_secrets_in "$LAB_TMP"/tlshimd.*.log)" "" \
+	    "the password is in tlshimd's log in no form"
+	tl_final_checks
+	tl_stop
+	tl_sanitizer_check "no sanitizer reports in tlshimd's log after it stopped"
+	check "lab: both Dovecots stop, and nothing of them is left" dc_stop_all
+}
+
 # ------------------------------------------------------- packet capture
 
 # cap_start IP - capture the loopback TCP traffic to and from IP into
@@ -1155,6 +1303,22 @@ not_delivered() {
 	return 0
 }
 
+# refused_checks WHAT SERVICE - smtplib through SERVICE (its port in
+# LPORT) is refused: no 220 greeting but "421 4.7.0 tlshim: ...", and
+# nothing delivered.  Sets LINE to the session line, for the caller's
+# checks of result and reason.
+refused_checks() {
+	local _tm _rc=0
+	_tm=$(tl_mark)
+	new_id "$2"
+	py_send "$LAB_IP" "${LPORT[$2]}" "$ID" >/dev/null || _rc=$?
+	is "$_rc" 3 "$1: the client gets no 220 greeting"
+	like "$(py_get "$ID" greeting)" '^421 4\.7\.0 tlshim: ' \
+	    "$1: the greeting is '421 4.7.0 tlshim: ...'"
+	check "$1: nothing delivered" not_delivered "$ID"
+	LINE=$(tl_session "$_tm" "service=$2 ")
+}
+
 # received_header ID - print the delivered message's newest Received
 # header, unfolded: Postfix's, which says whether its client used TLS
 # ("using TLSv1.3 with cipher ..."); nothing if not delivered
@@ -1256,6 +1420,18 @@ wait_file() {
 	done
 }
 
+# wait_for SECONDS CMD... - run CMD every 0.1 s until it succeeds, giving
+# up after SECONDS (whole) of waiting; 0 if it succeeded, 1 if not
+wait_for() {
+	local _left=$(($1 * 10))
+	shift
+	until "$@"; do
+		[ $_left -gt 0 ] || return 1
+		sleep 0.1
+		_left=$((_left - 1))
+	done
+}
+
 # ----------------------------------------------------------- tlshimd
 
 # tl_conf_global FILE [KEY=VALUE...] - start a tlshimd config (log_level
@@ -1314,6 +1490,22 @@ tl_conf_service() {
 			[ -z "${_kv#*=}" ] || echo "${_kv%%=*} = ${_kv#*=}"
 		done
 	} >>"$_f"
+}
+
+# The listen port of each service tl_add wrote (dc_relay_start also keeps
+# each service's upstream address and port).
+declare -A LPORT UPEER UPORT
+
+# tl_add FILE NAME UPSTREAM SECURITY [KEY=VALUE...] - tl_conf_service on
+# the first port of PORTS (from lab_ports), which it takes out of PORTS
+# and keeps in LPORT[NAME]
+tl_add() {
+	local _f=$1 _name=$2 _lp
+	shift 2
+	read -r _lp PORTS <<<"$PORTS"
+	[ -n "$_lp" ] || bail "tl_add $_name: no port left in PORTS"
+	LPORT[$_name]=$_lp
+	tl_conf_service "$_f" "$_name" "$_lp" "$@"
 }
 
 # tl_start CONF - run "$TLSHIMD -c CONF -f" in the background (its own
@@ -1442,11 +1634,33 @@ tl_common_session_checks() {
 # tl_final_checks - tlshimd survived the test and no sanitizer spoke
 tl_final_checks() {
 	check "tlshimd is still running" tl_alive
-	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$LAB_TMP"/tlshimd.*.log; then
-		fail "no sanitizer reports in tlshimd's log"
-		grep -hE -A5 'AddressSanitizer|LeakSanitizer|runtime error:' \
-		    "$LAB_TMP"/tlshimd.*.log | head -n 40 | sed 's/^/#   /'
+	tl_sanitizer_check "no sanitizer reports in tlshimd's log"
+}
+
+# tl_sanitizer_check DESC - one test point: no sanitizer report in any
+# tlshimd log so far (a sanitizer build reports leaks when tlshimd exits)
+tl_sanitizer_check() {
+	local _re='AddressSanitizer|LeakSanitizer|runtime error:'
+	if grep -qE "$_re" "$LAB_TMP"/tlshimd.*.log; then
+		fail "$1"
+		grep -hE -A5 "$_re" "$LAB_TMP"/tlshimd.*.log | head -n 40 |
+		    sed 's/^/#   /'
 	else
-		pass "no sanitizer reports in tlshimd's log"
+		pass "$1"
 	fi
+}
+
+# tlshim_find [need] - set TLSHIM to the tlshim tool: $TLSHIM if set,
+# else the one built with tlshimd, else empty; with "need", a test
+# without it is skipped
+tlshim_find() {
+	local _c
+	if [ -z "${TLSHIM:-}" ]; then
+		TLSHIM=
+		for _c in "${top_builddir:-}/tlshim" "$(dirname "$TLSHIMD")/tlshim"; do
+			[ -x "$_c" ] && TLSHIM=$_c && break
+		done
+	fi
+	[ "${1:-}" != need ] || [ -x "$TLSHIM" ] ||
+		skip_all "tlshim not built (set TLSHIM)"
 }

@@ -13,27 +13,19 @@ pf_start
 
 conf=$LAB_TMP/t02.conf
 tl_conf_global "$conf"
-declare -A LPORT UPORT
 lab_ports 11
-set -- $PORTS
-add() {	# add SERVICE UPSTREAM_PORT SECURITY [KEY=VALUE...]
-	local svc=$1 up=$2 sec=$3
-	shift 3
-	LPORT[$svc]=$LP
-	UPORT[$svc]=$up
-	tl_conf_service "$conf" "$svc" "$LP" "$LAB_IP:$up" "$sec" "$@"
-}
-LP=$1 add may-plain "$PF_PLAIN" may
-LP=$2 add encrypt-plain "$PF_PLAIN" encrypt
-LP=$3 add verify-wrong "$PF_WRONG" verify
-LP=$4 add verify-untrusted "$PF_UNTRUSTED" verify
-LP=$5 add encrypt-untrusted "$PF_UNTRUSTED" encrypt
-LP=$6 add may-wrong "$PF_WRONG" may
-LP=$7 add auth-smtp "$PF_PLAIN" may
-LP=$8 add auth-submission "$PF_PLAIN" may protocol=submission
-LP=$9 add auth-allowed "$PF_PLAIN" may cleartext_auth=yes
-LP=${10} add auth-allowed-sub "$PF_PLAIN" may protocol=submission cleartext_auth=yes
-LP=${11} add none-good "$PF_GOOD" none
+tl_add "$conf" may-plain "$LAB_IP:$PF_PLAIN" may
+tl_add "$conf" encrypt-plain "$LAB_IP:$PF_PLAIN" encrypt
+tl_add "$conf" verify-wrong "$LAB_IP:$PF_WRONG" verify
+tl_add "$conf" verify-untrusted "$LAB_IP:$PF_UNTRUSTED" verify
+tl_add "$conf" encrypt-untrusted "$LAB_IP:$PF_UNTRUSTED" encrypt
+tl_add "$conf" may-wrong "$LAB_IP:$PF_WRONG" may
+tl_add "$conf" auth-smtp "$LAB_IP:$PF_PLAIN" may
+tl_add "$conf" auth-submission "$LAB_IP:$PF_PLAIN" may protocol=submission
+tl_add "$conf" auth-allowed "$LAB_IP:$PF_PLAIN" may cleartext_auth=yes
+tl_add "$conf" auth-allowed-sub "$LAB_IP:$PF_PLAIN" may protocol=submission \
+    cleartext_auth=yes
+tl_add "$conf" none-good "$LAB_IP:$PF_GOOD" none
 
 check "tlshimd -t accepts the test configuration" "$TLSHIMD" -t -c "$conf"
 check "tlshimd starts and listens" tl_start "$conf"
@@ -58,34 +50,25 @@ for client in swaks py; do
 done
 
 # refused SERVICE LISTENER [REASON_ERE...] - the client is refused with
-# 421 4.7.0 before anything reaches Postfix's queue
+# 421 4.7.0 before anything reaches Postfix's queue; sets LINE
 refused() {
-	local svc=$1 listener=$2 what="$1/refused" tm pm rc line disc
+	local svc=$1 listener=$2 what="$1/refused" pm re disc
 	shift 2
-	tm=$(tl_mark)
 	pm=$(pf_mark)
-	new_id "$svc"
-	rc=0
-	py_send "$LAB_IP" "${LPORT[$svc]}" "$ID" >/dev/null || rc=$?
-	is "$rc" 3 "$what: the client gets no 220 greeting"
-	like "$(py_get "$ID" greeting)" '^421 4\.7\.0 tlshim: ' \
-	    "$what: the greeting is '421 4.7.0 tlshim: ...'"
-	check "$what: nothing delivered" not_delivered "$ID"
-	line=$(tl_session "$tm" "service=$svc ")
-	is "$(kv "$line" result)" refused "$what: result=refused"
-	like "$(kv "$line" reason)" '.' "$what: a reason is logged"
+	refused_checks "$what" "$svc"
+	is "$(kv "$LINE" result)" refused "$what: result=refused"
+	like "$(kv "$LINE" reason)" '.' "$what: a reason is logged"
 	for re in "$@"; do
-		like "$(kv "$line" reason)" "$re" "$what: reason matches /$re/"
+		like "$(kv "$LINE" reason)" "$re" "$what: reason matches /$re/"
 	done
 	disc=$(pf_disconnect "$pm" "$listener")
 	like "$disc" 'disconnect from' "$what: Postfix saw tlshimd's session end"
 	unlike "$disc" ' (mail|rcpt|data|auth)=' "$what: Postfix saw no MAIL, RCPT, DATA or AUTH"
-	REFUSED_LINE=$line
 }
 
 # --- encrypt without STARTTLS: refused
 refused encrypt-plain plain
-is "$(kv "$REFUSED_LINE" starttls_offered)" no "encrypt-plain: starttls_offered=no"
+is "$(kv "$LINE" starttls_offered)" no "encrypt-plain: starttls_offered=no"
 new_id encrypt-plain-swaks
 rc=0
 swaks_send "$LAB_IP" "${LPORT[encrypt-plain]}" "$ID" >/dev/null || rc=$?
@@ -95,7 +78,7 @@ check "encrypt-plain/swaks: nothing delivered" not_delivered "$ID"
 
 # --- verify with the wrong name: refused, and the reason says which name
 refused verify-wrong wrong "$LAB_IP" '[Nn]ame'
-like "$(kv "$REFUSED_LINE" starttls_offered)" yes "verify-wrong: starttls_offered=yes"
+like "$(kv "$LINE" starttls_offered)" yes "verify-wrong: starttls_offered=yes"
 
 # --- verify with a certificate from an unknown issuer: refused
 refused verify-untrusted untrusted

@@ -11,15 +11,11 @@ pf_start
 
 conf=$LAB_TMP/t03.conf
 tl_conf_global "$conf"
-declare -A LPORT
 lab_ports 4
-set -- $PORTS
-LPORT[implicit-verify]=$1 LPORT[implicit-encrypt]=$2 LPORT[implicit-may]=$3
-LPORT[implicit-to-plain]=$4
-tl_conf_service "$conf" implicit-verify "$1" "$LAB_IP:$PF_SMTPS" verify tls=implicit
-tl_conf_service "$conf" implicit-encrypt "$2" "$LAB_IP:$PF_SMTPS" encrypt tls=implicit
-tl_conf_service "$conf" implicit-may "$3" "$LAB_IP:$PF_SMTPS" may tls=implicit
-tl_conf_service "$conf" implicit-to-plain "$4" "$LAB_IP:$PF_PLAIN" encrypt tls=implicit
+tl_add "$conf" implicit-verify "$LAB_IP:$PF_SMTPS" verify tls=implicit
+tl_add "$conf" implicit-encrypt "$LAB_IP:$PF_SMTPS" encrypt tls=implicit
+tl_add "$conf" implicit-may "$LAB_IP:$PF_SMTPS" may tls=implicit
+tl_add "$conf" implicit-to-plain "$LAB_IP:$PF_PLAIN" encrypt tls=implicit
 
 check "tlshimd -t accepts the test configuration" "$TLSHIMD" -t -c "$conf"
 check "tlshimd starts and listens" tl_start "$conf"
@@ -59,18 +55,10 @@ deliver implicit-may py 'pkix|untrusted'
 
 # Implicit TLS towards a server that speaks plaintext: the handshake
 # cannot succeed, and tlshimd must refuse rather than relay in the clear.
-svc=implicit-to-plain what=implicit-to-plain
-tm=$(tl_mark)
-new_id "$svc"
-rc=0
-py_send "$LAB_IP" "${LPORT[$svc]}" "$ID" >/dev/null || rc=$?
-is "$rc" 3 "$what: the client gets no 220 greeting"
-like "$(py_get "$ID" greeting)" '^421 4\.7\.0 tlshim: ' \
-    "$what: the greeting is '421 4.7.0 tlshim: ...'"
-check "$what: nothing delivered" not_delivered "$ID"
-line=$(tl_session "$tm" "service=$svc ")
-like "$(kv "$line" result)" '^(refused|failed)$' "$what: result=refused or failed"
-like "$(kv "$line" reason)" '.' "$what: a reason is logged"
+what=implicit-to-plain
+refused_checks "$what" implicit-to-plain
+like "$(kv "$LINE" result)" '^(refused|failed)$' "$what: result=refused or failed"
+like "$(kv "$LINE" reason)" '.' "$what: a reason is logged"
 
 tl_final_checks
 done_testing

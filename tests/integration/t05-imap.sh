@@ -20,72 +20,7 @@
 # authentication, and a capture on lo (with tcpdump) has no password.
 . "$(dirname "$0")/lib.sh"
 
-lab_init dovecot certtool curl fetchmail
-pki_make
-dc_start
-new_id msg
-MSG=$ID
-dc_deliver "$MSG" 64
-dc_direct_check "$MSG"
-
-# tlshimd listens on 127.0.0.1, like a shim for a legacy client on the
-# same host.
-TL_IP=127.0.0.1
-conf=$LAB_TMP/t05.conf
-tl_conf_global "$conf"
-lab_ports 5 "$TL_IP" $((DC_PLAIN_POP3 + 1))
-set -- $PORTS
-declare -A LPORT UPEER UPORT
-add() {	# add SERVICE PORT UPSTREAM_IP UPSTREAM_PORT SECURITY [KEY=VALUE...]
-	local svc=$1 lp=$2 uip=$3 up=$4 sec=$5
-	shift 5
-	LPORT[$svc]=$lp UPEER[$svc]=$uip UPORT[$svc]=$up
-	tl_conf_service "$conf" "$svc" "$TL_IP:$lp" "$uip:$up" "$sec" \
-	    protocol=imap helo_name= "$@"
-}
-add imap-verify "$1" "$LAB_IP" "$DC_IMAP" verify
-add imaps-verify "$2" "$LAB_IP" "$DC_IMAPS" verify tls=implicit
-add plain-default "$3" "$DC_PLAIN_IP" "$DC_PLAIN_IMAP" ""
-add plain-may "$4" "$DC_PLAIN_IP" "$DC_PLAIN_IMAP" may
-add plain-cleartext "$5" "$DC_PLAIN_IP" "$DC_PLAIN_IMAP" may cleartext_auth=yes
-
-check "tlshimd -t accepts the test configuration" "$TLSHIMD" -t -c "$conf"
-if ! tl_start "$conf"; then
-	fail "tlshimd starts and listens"
-	diag "$(cat "$conf")"
-	done_testing
-	exit 0
-fi
-pass "tlshimd starts and listens"
-
-# imap_py NAME SERVICE [labtool imap ARGS...] - imaplib through tlshimd;
-# the transcript (key=value lines) is $LAB_TMP/out/NAME.py, the message
-# NAME.eml.  Sets RC.
-imap_py() {
-	local n=$1 svc=$2
-	shift 2
-	RC=0
-	lab_tool imap "$TL_IP" "${LPORT[$svc]}" --id "$MSG" --user "$DC_USER" \
-	    --password "$DC_PASS" --save "$LAB_TMP/out/$n.eml" "$@" \
-	    >"$LAB_TMP/out/$n.py" 2>&1 || RC=$?
-}
-
-# got NAME KEY - a key=value from that transcript
-got() {
-	py_get "$1" "$2"
-}
-
-# session_tls LINE WHAT SERVICE - the session line of a session relayed
-# inside verified TLS
-session_tls() {
-	local line=$1 what=$2 svc=$3
-	tl_common_session_checks "$line" "$what" "$svc" "${UPEER[$svc]}" \
-	    "${UPEER[$svc]}" "${UPORT[$svc]}" imap
-	is "$(kv "$line" result)" tls "$what: result=tls"
-	like "$(kv "$line" tls_version)" '^TLS1\.[23]$' "$what: tls_version TLS1.x"
-	like "$(kv "$line" cipher)" '.' "$what: cipher logged"
-	is "$(kv "$line" auth)" pkix "$what: auth=pkix"
-}
+dc_relay_start imap
 
 # greeting_checks WHAT GREETING - tlshimd's own greeting, with the
 # capabilities it learnt inside TLS
@@ -95,20 +30,6 @@ greeting_checks() {
 	unlike "$2" 'STARTTLS|LOGINDISABLED' \
 	    "$1: the greeting shows neither STARTTLS nor LOGINDISABLED"
 	unlike "$2" 'Dovecot lab' "$1: the greeting is not Dovecot's"
-}
-
-# dovecot_login WHAT MARK [TLS|plain] - Dovecot ("tls" or "plain") logged
-# the user in, over TLS or not
-dovecot_login() {
-	local log=$DC_LOG l
-	[ "${3:-TLS}" = TLS ] || log=$DC_PLAIN_LOG
-	l=$(dc_wait_line "$log" "$2" "Login: user=<$DC_USER>")
-	like "$l" "Login: user=<$DC_USER>, method=" "$1: Dovecot logged the user in"
-	if [ "${3:-TLS}" = TLS ]; then
-		like "$l" ', TLS, ' "$1: Dovecot says the connection was TLS"
-	else
-		unlike "$l" ', TLS' "$1: Dovecot says the connection was plaintext"
-	fi
 }
 
 # ---------------------------------------------------------- verify, TLS
@@ -123,20 +44,20 @@ for svc in imap-verify imaps-verify; do
 		n=$svc-py-$auth
 		tm=$(tl_mark)
 		dm=$(dc_mark "$DC_LOG")
-		imap_py "$n" "$svc" --auth "$auth"
+		dc_py "$n" "$svc" --auth "$auth"
 		is "$RC" 0 "$what: logs in and fetches the message through tlshimd"
 		[ "$RC" = 0 ] || diag_file "$LAB_TMP/out/$n.py" 20
-		is "$(got "$n" login | cut -d' ' -f1)" OK "$what: login OK"
+		is "$(py_get "$n" login | cut -d' ' -f1)" OK "$what: login OK"
 		fetched_checks "$what" "$LAB_TMP/out/$n.eml" "$MSG"
 		line=$(tl_session "$tm" "service=$svc ")
 		if [ "$auth" = login ]; then
-			greeting_checks "$what" "$(got "$n" greeting)"
-			unlike "$(got "$n" caps)" 'STARTTLS|LOGINDISABLED' \
+			greeting_checks "$what" "$(py_get "$n" greeting)"
+			unlike "$(py_get "$n" caps)" 'STARTTLS|LOGINDISABLED' \
 			    "$what: CAPABILITY (asked by the client) lists neither STARTTLS nor LOGINDISABLED"
-			like "$(got "$n" list)" '^OK .*INBOX' "$what: LIST shows INBOX"
-			like "$(got "$n" select)" '^OK [1-9]' "$what: SELECT INBOX: messages exist"
-			dovecot_login "$what" "$dm" TLS
-			session_tls "$line" "$what" "$svc"
+			like "$(py_get "$n" list)" '^OK .*INBOX' "$what: LIST shows INBOX"
+			like "$(py_get "$n" select)" '^OK [1-9]' "$what: SELECT INBOX: messages exist"
+			dc_login_checks "$what" "$dm" TLS
+			dc_session_tls "$line" "$what" "$svc"
 			if [ $svc = imap-verify ]; then
 				is "$(kv "$line" starttls_offered)" yes "$what: starttls_offered=yes"
 			fi
@@ -149,9 +70,9 @@ for svc in imap-verify imaps-verify; do
 	# A client that asks the relay for STARTTLS gets no OK, and goes on.
 	what=$svc/starttls-probe
 	n=$svc-probe
-	imap_py "$n" "$svc" --starttls-probe
+	dc_py "$n" "$svc" --starttls-probe
 	is "$RC" 0 "$what: after the refused STARTTLS the session goes on"
-	like "$(got "$n" starttls)" '^(NO|BAD) ' "$what: STARTTLS gets NO or BAD"
+	like "$(py_get "$n" starttls)" '^(NO|BAD) ' "$what: STARTTLS gets NO or BAD"
 
 	# curl (IMAP with SASL: AUTHENTICATE PLAIN), plaintext to tlshimd.
 	what=$svc/curl
@@ -188,9 +109,9 @@ what=$svc/imaplib
 n=$svc-py
 tm=$(tl_mark)
 dm=$(dc_mark "$DC_PLAIN_LOG")
-imap_py "$n" "$svc"
+dc_py "$n" "$svc"
 is "$RC" 3 "$what: the client gets no OK greeting"
-like "$(got "$n" greeting)" '^\* BYE \[UNAVAILABLE\] tlshim: ' \
+like "$(py_get "$n" greeting)" '^\* BYE \[UNAVAILABLE\] tlshim: ' \
     "$what: the greeting is '* BYE [UNAVAILABLE] tlshim: ...'"
 line=$(tl_session "$tm" "service=$svc ")
 is "$(kv "$line" protocol)" imap "$what: protocol=imap"
@@ -221,19 +142,19 @@ for auth in login login-literal login-sync-literal plain plain-ir; do
 	what=$svc/imaplib-$auth
 	n=$svc-py-$auth
 	tm=$(tl_mark)
-	imap_py "$n" "$svc" --auth "$auth"
+	dc_py "$n" "$svc" --auth "$auth"
 	is "$RC" 4 "$what: the login is refused"
-	like "$(got "$n" login)" '^NO \[[A-Z-]+\] tlshim: ' \
-	    "$what: answered 'NO [CODE] tlshim: ...' ($(got "$n" login | cut -c1-40))"
+	like "$(py_get "$n" login)" '^NO \[[A-Z-]+\] tlshim: ' \
+	    "$what: answered 'NO [CODE] tlshim: ...' ($(py_get "$n" login | cut -c1-40))"
 	line=$(tl_session "$tm" "service=$svc ")
 	is "$(kv "$line" protocol)/$(kv "$line" result)/$(kv "$line" starttls_offered)/$(kv "$line" auth)" \
 	    imap/plaintext/no/none "$what: protocol=imap result=plaintext starttls_offered=no auth=none"
 	if [ "$auth" = login ]; then
-		like "$(got "$n" greeting)" '^\* OK' "$what: the client was greeted OK"
+		like "$(py_get "$n" greeting)" '^\* OK' "$what: the client was greeted OK"
 		# RFC 3501 6.2.3: a client must not send LOGIN then.
-		like "$(got "$n" greeting)" 'LOGINDISABLED' \
+		like "$(py_get "$n" greeting)" 'LOGINDISABLED' \
 		    "$what: the greeting shows LOGINDISABLED"
-		unlike "$(got "$n" greeting)" 'AUTH=' \
+		unlike "$(py_get "$n" greeting)" 'AUTH=' \
 		    "$what: the greeting offers no AUTH= mechanism"
 	fi
 done
@@ -250,22 +171,7 @@ fm_fetch IMAP "$TL_IP" "${LPORT[$svc]}" "$n" >/dev/null || rc=$?
 like "$rc" '^[1-9]' "$what: fetchmail cannot log in (exit $rc)"
 check "$what: nothing was fetched" test ! -s "$LAB_TMP/out/$n.fetchmail"
 
-check "plain Dovecot: no authentication reached it (default level and may)" \
-    dc_no_auth "$DC_PLAIN_LOG" "$pm"
-cap_stop
-if [ -n "$CAP_PID" ]; then
-	check "capture: the plain Dovecot's greeting is in it (the capture works)" \
-	    grep -aqF "Dovecot lab $LAB_NAME plain ready" "$CAP_FILE"
-	found=
-	while read -r s; do
-		grep -aqF -- "$s" "$CAP_FILE" && found="$found $s"
-	done <<-EOF
-	$(lab_tool secrets "$DC_USER" "$DC_PASS")
-	EOF
-	is "$found" "" "capture: the password crossed the wire in no form"
-else
-	skip "capture on lo" "tcpdump not installed"
-fi
+dc_plain_checks "$pm"
 
 # cleartext_auth = yes: the login is relayed, in plaintext, and said so.
 svc=plain-cleartext
@@ -273,11 +179,11 @@ what=$svc/imaplib
 n=$svc-py
 tm=$(tl_mark)
 dm=$(dc_mark "$DC_PLAIN_LOG")
-imap_py "$n" "$svc"
+dc_py "$n" "$svc"
 is "$RC" 0 "$what: logs in and fetches the message in plaintext"
 [ "$RC" = 0 ] || diag_file "$LAB_TMP/out/$n.py" 20
 fetched_checks "$what" "$LAB_TMP/out/$n.eml" "$MSG"
-dovecot_login "$what" "$dm" plain
+dc_login_checks "$what" "$dm" plain
 line=$(tl_session "$tm" "service=$svc ")
 tl_common_session_checks "$line" "$what" "$svc" "$DC_PLAIN_IP" "$DC_PLAIN_IP" \
     "$DC_PLAIN_IMAP" imap
@@ -292,22 +198,5 @@ fetched_checks "$what" "$LAB_TMP/out/$n.curl" "$MSG"
 
 # --------------------------------------------------------------- the end
 
-found=
-while read -r s; do
-	grep -qF -- "$s" "$LAB_TMP"/tlshimd.*.log && found="$found $s"
-done <<-EOF
-$(lab_tool secrets "$DC_USER" "$DC_PASS")
-EOF
-is "$found" "" "the password is in tlshimd's log in no form"
-tl_final_checks
-tl_stop
-# A sanitizer build reports leaks when tlshimd exits.
-if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$LAB_TMP"/tlshimd.*.log; then
-	fail "no sanitizer reports in tlshimd's log after it stopped"
-	grep -hE -A5 'AddressSanitizer|LeakSanitizer|runtime error:' \
-	    "$LAB_TMP"/tlshimd.*.log | head -n 40 | sed 's/^/#   /'
-else
-	pass "no sanitizer reports in tlshimd's log after it stopped"
-fi
-check "lab: both Dovecots stop, and nothing of them is left" dc_stop_all
+dc_relay_finish
 done_testing

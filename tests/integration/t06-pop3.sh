@@ -21,86 +21,7 @@
 # tcpdump) has no password.
 . "$(dirname "$0")/lib.sh"
 
-lab_init dovecot certtool curl fetchmail
-pki_make
-dc_start
-new_id msg
-MSG=$ID
-dc_deliver "$MSG" 64
-dc_direct_check "$MSG"
-
-# tlshimd listens on 127.0.0.1, like a shim for a legacy client on the
-# same host.
-TL_IP=127.0.0.1
-conf=$LAB_TMP/t06.conf
-tl_conf_global "$conf"
-lab_ports 5 "$TL_IP" $((DC_PLAIN_POP3 + 1))
-set -- $PORTS
-declare -A LPORT UPEER UPORT
-add() {	# add SERVICE PORT UPSTREAM_IP UPSTREAM_PORT SECURITY [KEY=VALUE...]
-	local svc=$1 lp=$2 uip=$3 up=$4 sec=$5
-	shift 5
-	LPORT[$svc]=$lp UPEER[$svc]=$uip UPORT[$svc]=$up
-	tl_conf_service "$conf" "$svc" "$TL_IP:$lp" "$uip:$up" "$sec" \
-	    protocol=pop3 helo_name= "$@"
-}
-add pop3-verify "$1" "$LAB_IP" "$DC_POP3" verify
-add pop3s-verify "$2" "$LAB_IP" "$DC_POP3S" verify tls=implicit
-add plain-default "$3" "$DC_PLAIN_IP" "$DC_PLAIN_POP3" ""
-add plain-may "$4" "$DC_PLAIN_IP" "$DC_PLAIN_POP3" may
-add plain-cleartext "$5" "$DC_PLAIN_IP" "$DC_PLAIN_POP3" may cleartext_auth=yes
-
-check "tlshimd -t accepts the test configuration" "$TLSHIMD" -t -c "$conf"
-if ! tl_start "$conf"; then
-	fail "tlshimd starts and listens"
-	diag "$(cat "$conf")"
-	done_testing
-	exit 0
-fi
-pass "tlshimd starts and listens"
-
-# pop3_py NAME SERVICE [labtool pop3 ARGS...] - poplib through tlshimd;
-# the transcript (key=value lines) is $LAB_TMP/out/NAME.py, the message
-# NAME.eml.  Sets RC.
-pop3_py() {
-	local n=$1 svc=$2
-	shift 2
-	RC=0
-	lab_tool pop3 "$TL_IP" "${LPORT[$svc]}" --id "$MSG" --user "$DC_USER" \
-	    --password "$DC_PASS" --save "$LAB_TMP/out/$n.eml" "$@" \
-	    >"$LAB_TMP/out/$n.py" 2>&1 || RC=$?
-}
-
-# got NAME KEY - a key=value from that transcript
-got() {
-	py_get "$1" "$2"
-}
-
-# session_tls LINE WHAT SERVICE - the session line of a session relayed
-# inside verified TLS
-session_tls() {
-	local line=$1 what=$2 svc=$3
-	tl_common_session_checks "$line" "$what" "$svc" "${UPEER[$svc]}" \
-	    "${UPEER[$svc]}" "${UPORT[$svc]}" pop3
-	is "$(kv "$line" result)" tls "$what: result=tls"
-	like "$(kv "$line" tls_version)" '^TLS1\.[23]$' "$what: tls_version TLS1.x"
-	like "$(kv "$line" cipher)" '.' "$what: cipher logged"
-	is "$(kv "$line" auth)" pkix "$what: auth=pkix"
-}
-
-# dovecot_login WHAT MARK [TLS|plain] - Dovecot ("tls" or "plain") logged
-# the user in, over TLS or not
-dovecot_login() {
-	local log=$DC_LOG l
-	[ "${3:-TLS}" = TLS ] || log=$DC_PLAIN_LOG
-	l=$(dc_wait_line "$log" "$2" "pop3-login: .*Login: user=<$DC_USER>")
-	like "$l" "Login: user=<$DC_USER>, method=" "$1: Dovecot logged the user in"
-	if [ "${3:-TLS}" = TLS ]; then
-		like "$l" ', TLS, ' "$1: Dovecot says the connection was TLS"
-	else
-		unlike "$l" ', TLS' "$1: Dovecot says the connection was plaintext"
-	fi
-}
+dc_relay_start pop3
 
 # ---------------------------------------------------------- verify, TLS
 
@@ -112,22 +33,22 @@ for svc in pop3-verify pop3s-verify; do
 		n=$svc-py-$auth
 		tm=$(tl_mark)
 		dm=$(dc_mark "$DC_LOG")
-		pop3_py "$n" "$svc" --auth "$auth"
+		dc_py "$n" "$svc" --auth "$auth"
 		is "$RC" 0 "$what: logs in and retrieves the message through tlshimd"
 		[ "$RC" = 0 ] || diag_file "$LAB_TMP/out/$n.py" 20
 		fetched_checks "$what" "$LAB_TMP/out/$n.eml" "$MSG"
 		line=$(tl_session "$tm" "service=$svc ")
 		if [ "$auth" = user ]; then
-			like "$(got "$n" greeting)" '^\+OK' "$what: greeted +OK"
-			unlike "$(got "$n" greeting)" 'Dovecot lab' \
+			like "$(py_get "$n" greeting)" '^\+OK' "$what: greeted +OK"
+			unlike "$(py_get "$n" greeting)" 'Dovecot lab' \
 			    "$what: the greeting is not Dovecot's (tlshimd greets by itself)"
-			unlike "$(got "$n" greeting)" '<[^>]*@[^>]*>' \
+			unlike "$(py_get "$n" greeting)" '<[^>]*@[^>]*>' \
 			    "$what: the greeting has no APOP timestamp"
-			like "$(got "$n" capa)" '(^| )USER( |$)' "$what: CAPA lists USER"
-			unlike "$(got "$n" capa)" 'STLS' "$what: CAPA does not list STLS"
-			like "$(got "$n" stat)" '^[1-9]' "$what: STAT counts the message"
-			dovecot_login "$what" "$dm" TLS
-			session_tls "$line" "$what" "$svc"
+			like "$(py_get "$n" capa)" '(^| )USER( |$)' "$what: CAPA lists USER"
+			unlike "$(py_get "$n" capa)" 'STLS' "$what: CAPA does not list STLS"
+			like "$(py_get "$n" stat)" '^[1-9]' "$what: STAT counts the message"
+			dc_login_checks "$what" "$dm" TLS
+			dc_session_tls "$line" "$what" "$svc"
 			if [ $svc = pop3-verify ]; then
 				is "$(kv "$line" starttls_offered)" yes "$what: starttls_offered=yes"
 			fi
@@ -140,9 +61,9 @@ for svc in pop3-verify pop3s-verify; do
 	# A client that asks the relay for STLS gets -ERR, and goes on.
 	what=$svc/stls-probe
 	n=$svc-probe
-	pop3_py "$n" "$svc" --starttls-probe
+	dc_py "$n" "$svc" --starttls-probe
 	is "$RC" 0 "$what: after the refused STLS the session goes on"
-	like "$(got "$n" stls)" '^-ERR' "$what: STLS gets -ERR"
+	like "$(py_get "$n" stls)" '^-ERR' "$what: STLS gets -ERR"
 
 	# curl (POP3 with SASL: AUTH PLAIN), plaintext to tlshimd.
 	what=$svc/curl
@@ -179,9 +100,9 @@ what=$svc/poplib
 n=$svc-py
 tm=$(tl_mark)
 dm=$(dc_mark "$DC_PLAIN_LOG")
-pop3_py "$n" "$svc"
+dc_py "$n" "$svc"
 is "$RC" 3 "$what: the client gets no +OK greeting"
-like "$(got "$n" greeting)" '^-ERR \[SYS/TEMP\] tlshim: ' \
+like "$(py_get "$n" greeting)" '^-ERR \[SYS/TEMP\] tlshim: ' \
     "$what: the greeting is '-ERR [SYS/TEMP] tlshim: ...'"
 line=$(tl_session "$tm" "service=$svc ")
 is "$(kv "$line" protocol)" pop3 "$what: protocol=pop3"
@@ -212,21 +133,21 @@ for auth in user user-pipelined plain plain-ir; do
 	what=$svc/poplib-$auth
 	n=$svc-py-$auth
 	tm=$(tl_mark)
-	pop3_py "$n" "$svc" --auth "$auth"
+	dc_py "$n" "$svc" --auth "$auth"
 	is "$RC" 4 "$what: the login is refused"
-	like "$(got "$n" login)" '^-ERR \[AUTH\] tlshim: ' \
-	    "$what: answered '-ERR [AUTH] tlshim: ...' ($(got "$n" login | cut -c1-40))"
+	like "$(py_get "$n" login)" '^-ERR \[AUTH\] tlshim: ' \
+	    "$what: answered '-ERR [AUTH] tlshim: ...' ($(py_get "$n" login | cut -c1-40))"
 	if [ "$auth" = user-pipelined ]; then
-		like "$(got "$n" pass)" '^-ERR \[AUTH\] tlshim: ' \
+		like "$(py_get "$n" pass)" '^-ERR \[AUTH\] tlshim: ' \
 		    "$what: the pipelined PASS is answered '-ERR [AUTH] tlshim: ...' too"
 	fi
 	line=$(tl_session "$tm" "service=$svc ")
 	is "$(kv "$line" protocol)/$(kv "$line" result)/$(kv "$line" starttls_offered)/$(kv "$line" auth)" \
 	    pop3/plaintext/no/none "$what: protocol=pop3 result=plaintext starttls_offered=no auth=none"
 	if [ "$auth" = user ]; then
-		like "$(got "$n" greeting)" '^\+OK' "$what: the client was greeted +OK"
-		unlike "$(got "$n" capa)" 'STLS' "$what: CAPA does not list STLS"
-		unlike "$(got "$n" capa)" '(^| )(USER|SASL)( |$)' \
+		like "$(py_get "$n" greeting)" '^\+OK' "$what: the client was greeted +OK"
+		unlike "$(py_get "$n" capa)" 'STLS' "$what: CAPA does not list STLS"
+		unlike "$(py_get "$n" capa)" '(^| )(USER|SASL)( |$)' \
 		    "$what: CAPA offers no login method (neither USER nor SASL)"
 	fi
 done
@@ -249,22 +170,7 @@ else
 	pass "$what: fetchmail did not even try USER"
 fi
 
-check "plain Dovecot: no authentication reached it (default level and may)" \
-    dc_no_auth "$DC_PLAIN_LOG" "$pm"
-cap_stop
-if [ -n "$CAP_PID" ]; then
-	check "capture: the plain Dovecot's greeting is in it (the capture works)" \
-	    grep -aqF "Dovecot lab $LAB_NAME plain ready" "$CAP_FILE"
-	found=
-	while read -r s; do
-		grep -aqF -- "$s" "$CAP_FILE" && found="$found $s"
-	done <<-EOF
-	$(lab_tool secrets "$DC_USER" "$DC_PASS")
-	EOF
-	is "$found" "" "capture: the password crossed the wire in no form"
-else
-	skip "capture on lo" "tcpdump not installed"
-fi
+dc_plain_checks "$pm"
 
 # cleartext_auth = yes: the login is relayed, in plaintext, and said so.
 svc=plain-cleartext
@@ -272,11 +178,11 @@ what=$svc/poplib
 n=$svc-py
 tm=$(tl_mark)
 dm=$(dc_mark "$DC_PLAIN_LOG")
-pop3_py "$n" "$svc"
+dc_py "$n" "$svc"
 is "$RC" 0 "$what: logs in and retrieves the message in plaintext"
 [ "$RC" = 0 ] || diag_file "$LAB_TMP/out/$n.py" 20
 fetched_checks "$what" "$LAB_TMP/out/$n.eml" "$MSG"
-dovecot_login "$what" "$dm" plain
+dc_login_checks "$what" "$dm" plain
 line=$(tl_session "$tm" "service=$svc ")
 tl_common_session_checks "$line" "$what" "$svc" "$DC_PLAIN_IP" "$DC_PLAIN_IP" \
     "$DC_PLAIN_POP3" pop3
@@ -291,22 +197,5 @@ fetched_checks "$what" "$LAB_TMP/out/$n.curl" "$MSG"
 
 # --------------------------------------------------------------- the end
 
-found=
-while read -r s; do
-	grep -qF -- "$s" "$LAB_TMP"/tlshimd.*.log && found="$found $s"
-done <<-EOF
-$(lab_tool secrets "$DC_USER" "$DC_PASS")
-EOF
-is "$found" "" "the password is in tlshimd's log in no form"
-tl_final_checks
-tl_stop
-# A sanitizer build reports leaks when tlshimd exits.
-if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$LAB_TMP"/tlshimd.*.log; then
-	fail "no sanitizer reports in tlshimd's log after it stopped"
-	grep -hE -A5 'AddressSanitizer|LeakSanitizer|runtime error:' \
-	    "$LAB_TMP"/tlshimd.*.log | head -n 40 | sed 's/^/#   /'
-else
-	pass "no sanitizer reports in tlshimd's log after it stopped"
-fi
-check "lab: both Dovecots stop, and nothing of them is left" dc_stop_all
+dc_relay_finish
 done_testing

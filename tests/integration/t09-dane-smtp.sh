@@ -17,51 +17,41 @@ pf_start
 # mx-ee also gets AAAA ::1, where nothing listens: both families are tried.
 dl_start "$LAB_IP" "$PF_GOOD $PF_PLAIN" "$LAB_PKI/good.pem" "$LAB_PKI/ca.pem" ::1
 
-TLSHIM=${TLSHIM:-$(dirname "$TLSHIMD")/tlshim}
+tlshim_find
 conf=$LAB_TMP/t09.conf
 tl_conf_global "$conf" "resolver=$DL_RESOLVER" "dnssec=trust-ad" \
     "log_level=detail"
-declare -A LPORT
 lab_ports 30
-read -r -a FREE <<<"$PORTS"
-n=0
-add() {	# add SERVICE UPSTREAM SECURITY [KEY=VALUE...]
-	local svc=$1 up=$2 sec=$3
-	shift 3
-	LPORT[$svc]=${FREE[$n]}
-	n=$((n + 1))
-	tl_conf_service "$conf" "$svc" "${LPORT[$svc]}" "$up" "$sec" "$@"
-}
 D=dane.test
-add ee "mx-ee.$D:$PF_GOOD" dane
-add ee-full "mx-ee-full.$D:$PF_GOOD" dane
-add ee-cert "mx-ee-cert.$D:$PF_GOOD" dane
-add ee-512 "mx-ee-512.$D:$PF_GOOD" dane
-add ta "mx-ta.$D:$PF_GOOD" dane
-add ta-spki "mx-ta-spki.$D:$PF_GOOD" dane
-add ta-noname "mx-ta-noname.$D:$PF_GOOD" dane
-add wrong "mx-wrong.$D:$PF_GOOD" dane
-add agile "mx-agile.$D:$PF_GOOD" dane
-add unusable "mx-unusable.$D:$PF_GOOD" dane
-add notlsa "mx-notlsa.$D:$PF_GOOD" dane
-add tlsabogus "mx-tlsabogus.$D:$PF_GOOD" dane
-add insecure "mx.insecure.test:$PF_GOOD" dane
-add expired "mx.expired.test:$PF_GOOD" dane
-add corrupt "mx.corrupt.test:$PF_GOOD" dane
-add mxlist "mx:list.$D:$PF_GOOD" dane
-add mxee "mx:ee.$D:$PF_GOOD" dane
-add plain-tlsa "mx-ee.$D:$PF_PLAIN" dane
-add only-ee "mx-ee.$D:$PF_GOOD" dane-only
-add only-notlsa "mx-notlsa.$D:$PF_GOOD" dane-only
-add only-insecure "mx.insecure.test:$PF_GOOD" dane-only
-add may-wrong "mx-wrong.$D:$PF_GOOD" may
-add cname "cname.$D:$PF_GOOD" dane
-add implicit "mx:implicit.$D:$PF_GOOD" dane
-add nullmx "mx:nullmx.$D:$PF_GOOD" dane
-add srv "srv:srv.$D" dane protocol=submission
-add srvlist "srv:srvlist.$D" dane protocol=submission
-add nosrv "srv:nosrv.$D" dane protocol=submission
-add tosecure "mx:tosecure.insecure.test:$PF_GOOD" dane
+tl_add "$conf" ee "mx-ee.$D:$PF_GOOD" dane
+tl_add "$conf" ee-full "mx-ee-full.$D:$PF_GOOD" dane
+tl_add "$conf" ee-cert "mx-ee-cert.$D:$PF_GOOD" dane
+tl_add "$conf" ee-512 "mx-ee-512.$D:$PF_GOOD" dane
+tl_add "$conf" ta "mx-ta.$D:$PF_GOOD" dane
+tl_add "$conf" ta-spki "mx-ta-spki.$D:$PF_GOOD" dane
+tl_add "$conf" ta-noname "mx-ta-noname.$D:$PF_GOOD" dane
+tl_add "$conf" wrong "mx-wrong.$D:$PF_GOOD" dane
+tl_add "$conf" agile "mx-agile.$D:$PF_GOOD" dane
+tl_add "$conf" unusable "mx-unusable.$D:$PF_GOOD" dane
+tl_add "$conf" notlsa "mx-notlsa.$D:$PF_GOOD" dane
+tl_add "$conf" tlsabogus "mx-tlsabogus.$D:$PF_GOOD" dane
+tl_add "$conf" insecure "mx.insecure.test:$PF_GOOD" dane
+tl_add "$conf" expired "mx.expired.test:$PF_GOOD" dane
+tl_add "$conf" corrupt "mx.corrupt.test:$PF_GOOD" dane
+tl_add "$conf" mxlist "mx:list.$D:$PF_GOOD" dane
+tl_add "$conf" mxee "mx:ee.$D:$PF_GOOD" dane
+tl_add "$conf" plain-tlsa "mx-ee.$D:$PF_PLAIN" dane
+tl_add "$conf" only-ee "mx-ee.$D:$PF_GOOD" dane-only
+tl_add "$conf" only-notlsa "mx-notlsa.$D:$PF_GOOD" dane-only
+tl_add "$conf" only-insecure "mx.insecure.test:$PF_GOOD" dane-only
+tl_add "$conf" may-wrong "mx-wrong.$D:$PF_GOOD" may
+tl_add "$conf" cname "cname.$D:$PF_GOOD" dane
+tl_add "$conf" implicit "mx:implicit.$D:$PF_GOOD" dane
+tl_add "$conf" nullmx "mx:nullmx.$D:$PF_GOOD" dane
+tl_add "$conf" srv "srv:srv.$D" dane protocol=submission
+tl_add "$conf" srvlist "srv:srvlist.$D" dane protocol=submission
+tl_add "$conf" nosrv "srv:nosrv.$D" dane protocol=submission
+tl_add "$conf" tosecure "mx:tosecure.insecure.test:$PF_GOOD" dane
 
 check "tlshimd -t accepts the DANE configuration" "$TLSHIMD" -t -c "$conf"
 check "tlshimd starts and listens" tl_start "$conf"
@@ -88,16 +78,8 @@ delivered() {
 # refused SERVICE RESULT DNSSEC [REASON_ERE] - the client gets 421 4.7.0,
 # nothing reaches Postfix's queue; sets LINE
 refused() {
-	local svc=$1 what="$1/refused" tm rc
-	tm=$(tl_mark)
-	new_id "$svc"
-	rc=0
-	py_send "$LAB_IP" "${LPORT[$svc]}" "$ID" >/dev/null || rc=$?
-	is "$rc" 3 "$what: the client gets no 220 greeting"
-	like "$(py_get "$ID" greeting)" '^421 4\.7\.0 tlshim: ' \
-	    "$what: the greeting is '421 4.7.0 tlshim: ...'"
-	check "$what: nothing delivered" not_delivered "$ID"
-	LINE=$(tl_session "$tm" "service=$svc ")
+	local what="$1/refused"
+	refused_checks "$what" "$1"
 	is "$(kv "$LINE" result)" "$2" "$what: result=$2"
 	is "$(kv "$LINE" dnssec)" "$3" "$what: dnssec=$3"
 	[ -z "${4:-}" ] || like "$(kv "$LINE" reason)" "$4" \
@@ -223,7 +205,7 @@ if [ -x "$TLSHIM" ]; then
 	"$TLSHIM" probe "ftp://x.test" >/dev/null 2>&1 || rc=$?
 	is "$rc" 3 "probe: an unknown scheme is an error (exit 3)"
 else
-	skip "tlshim probe" "$TLSHIM not built"
+	skip "tlshim probe" "tlshim not built (set TLSHIM)"
 fi
 
 # --- a resolver that does not validate: nothing is secure, DANE is off
@@ -231,8 +213,7 @@ tl_stop
 conf2=$LAB_TMP/t09-novalidate.conf
 tl_conf_global "$conf2" "resolver=$DL_NOVALIDATE"
 lab_ports 1
-LPORT[nv-wrong]=$PORTS
-tl_conf_service "$conf2" nv-wrong "$PORTS" "mx-wrong.$D:$PF_GOOD" dane
+tl_add "$conf2" nv-wrong "mx-wrong.$D:$PF_GOOD" dane
 check "tlshimd starts with the non-validating resolver" tl_start "$conf2"
 delivered nv-wrong untrusted insecure
 

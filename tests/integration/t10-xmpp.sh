@@ -34,37 +34,23 @@ dl_start "$LAB_IP" "$XL_C2S $XL_S2S $XL_C2S_TLS $XL_C2S_STD" \
     "$LAB_PKI/good.pem" "$LAB_PKI/ca.pem"
 xl_start
 
-TLSHIM=${TLSHIM:-$(dirname "$TLSHIMD")/tlshim}
+tlshim_find
 conf=$LAB_TMP/t10.conf
 tl_conf_global "$conf" "resolver=$DL_RESOLVER" "dnssec=trust-ad" \
     "log_level=detail"
-declare -A LPORT
 lab_ports 12
-read -r -a FREE <<<"$PORTS"
-n=0
-add() {	# add SERVICE UPSTREAM SECURITY [KEY=VALUE...]
-	local svc=$1 up=$2 sec=$3
-	shift 3
-	LPORT[$svc]=${FREE[$n]}
-	n=$((n + 1))
-	case " $* " in
-	*" protocol="*) ;;
-	*) set -- protocol=xmpp-client "$@" ;;
-	esac
-	tl_conf_service "$conf" "$svc" "${LPORT[$svc]}" "$up" "$sec" "$@"
-}
 P=$LAB_IP
-add verify "$P:$XL_C2S" verify
-add verify2 "$P:$XL_C2S" verify
-add may "$P:$XL_C2S" may
-add encrypt "$P:$XL_C2S" encrypt
-add cleartext "$P:$XL_C2S" may cleartext_auth=yes
-add direct "$P:$XL_C2S_TLS" verify tls=implicit
-add srv srv dane tls=auto
-add srv2 srv dane tls=auto
-add srv-only srv dane-only
-add s2s "$P:$XL_S2S" verify protocol=xmpp-server
-add s2s-srv srv dane protocol=xmpp-server
+tl_add "$conf" verify "$P:$XL_C2S" verify protocol=xmpp-client
+tl_add "$conf" verify2 "$P:$XL_C2S" verify protocol=xmpp-client
+tl_add "$conf" may "$P:$XL_C2S" may protocol=xmpp-client
+tl_add "$conf" encrypt "$P:$XL_C2S" encrypt protocol=xmpp-client
+tl_add "$conf" cleartext "$P:$XL_C2S" may protocol=xmpp-client cleartext_auth=yes
+tl_add "$conf" direct "$P:$XL_C2S_TLS" verify protocol=xmpp-client tls=implicit
+tl_add "$conf" srv srv dane protocol=xmpp-client tls=auto
+tl_add "$conf" srv2 srv dane protocol=xmpp-client tls=auto
+tl_add "$conf" srv-only srv dane-only protocol=xmpp-client
+tl_add "$conf" s2s "$P:$XL_S2S" verify protocol=xmpp-server
+tl_add "$conf" s2s-srv srv dane protocol=xmpp-server
 
 check "tlshimd -t accepts the XMPP configuration" "$TLSHIMD" -t -c "$conf"
 check "tlshimd starts and listens" tl_start "$conf"

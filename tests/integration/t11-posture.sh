@@ -25,13 +25,7 @@ new_id msg
 MSG=$ID
 dc_deliver "$MSG" 4
 
-TLSHIM=${TLSHIM:-}
-if [ -z "$TLSHIM" ]; then
-	for _c in "${top_builddir:-}/tlshim" "$(dirname "$TLSHIMD")/tlshim"; do
-		[ -x "$_c" ] && TLSHIM=$_c && break
-	done
-fi
-[ -n "$TLSHIM" ] && [ -x "$TLSHIM" ] || skip_all "tlshim not built (set TLSHIM)"
+tlshim_find need
 
 # A tmpfs for the full-disk case, unmounted whatever happens.
 FULL=$LAB_TMP/full
@@ -84,17 +78,15 @@ pj() {
 	EOF
 }
 
+# has_sessions N - the store holds N sessions in all
+has_sessions() {
+	posture -c "$conf" --json
+	[ "$RC" = 0 ] && [ "$(pj x 0 'sum(x["sessions"] for x in d)')" = "$1" ]
+}
+
 # wait_sessions N - until the store holds N sessions in all (10 s)
 wait_sessions() {
-	local i=0
-	while [ $i -lt 100 ]; do
-		posture -c "$conf" --json
-		if [ "$RC" = 0 ] && [ "$(pj x 0 'sum(x["sessions"] for x in d)')" = "$1" ]; then
-			return 0
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_for 10 has_sessions "$1" && return 0
 	echo "the store does not hold $1 sessions"
 	cat "$LAB_TMP/out/posture" "$LAB_TMP/out/posture.err"
 	return 1
@@ -106,6 +98,11 @@ sql() {
 c = sqlite3.connect(sys.argv[1], timeout=10)
 r = c.execute(sys.argv[2]).fetchone()
 print("" if r is None or r[0] is None else r[0])' "${2:-$db}" "$1"
+}
+
+# has_rows N [DB] - the sessions table holds N rows
+has_rows() {
+	[ "$(sql 'SELECT count(*) FROM sessions' "${2:-$db}")" = "$1" ]
 }
 
 check "tlshimd -t accepts pin, pin_max_age" "$TLSHIMD" -t -c "$conf"
@@ -215,19 +212,13 @@ postconf -c "$PF_DIR/etc" -P \
     "$LAB_IP:$PF_UNTRUSTED/inet/smtpd_tls_security_level=none"
 postfix -c "$PF_DIR/etc" reload >/dev/null 2>&1
 no_starttls() {	# no_starttls PORT - Postfix there offers no STARTTLS
-	local i=0
-	while [ $i -lt 100 ]; do
-		lab_tool send "$LAB_IP" "$1" --id probe --no-mail \
-		    >"$LAB_TMP/out/probe" 2>&1 || true
-		grep -q '^ehlo_keyword=STARTTLS' "$LAB_TMP/out/probe" || return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
+	lab_tool send "$LAB_IP" "$1" --id probe --no-mail \
+	    >"$LAB_TMP/out/probe" 2>&1 || true
+	! grep -q '^ehlo_keyword=STARTTLS' "$LAB_TMP/out/probe"
 }
 check "lab: Postfix no longer offers STARTTLS on the wrong listener" \
-    no_starttls "$PF_WRONG"
-check "lab: nor on the untrusted listener" no_starttls "$PF_UNTRUSTED"
+    wait_for 10 no_starttls "$PF_WRONG"
+check "lab: nor on the untrusted listener" wait_for 10 no_starttls "$PF_UNTRUSTED"
 
 send pin-yes "$P_PINY" piny2
 PINY_LINE=$LINE
@@ -334,20 +325,14 @@ send good "$P_GOOD" ro2
 is "$SRC" 0 "read-only state_dir: and on"
 check "the store says it is unusable" grep -q 'posture store .* unusable: ' "$TL_LOG"
 chmod 0700 "$ro"
-i=0
-while [ $i -lt 100 ] && ! grep -q 'usable again' "$TL_LOG"; do
-	sleep 0.1
-	i=$((i + 1))
-done
-check "the store recovers by itself" grep -q 'posture store .* usable again' "$TL_LOG"
+check "the store recovers by itself" \
+    wait_for 10 grep -q 'posture store .* usable again' "$TL_LOG"
 is "$(grep -c 'posture store .* unusable: ' "$TL_LOG")" 1 "the problem was logged once"
-i=0
-while [ $i -lt 50 ]; do
+ro_committed() {	# ro_committed - tlshim posture reads both records of good
 	roposture
-	[ "$RC" = 0 ] && [ "$(pj "$LAB_IP" "$PF_GOOD" 'p and p["sessions"]')" = 2 ] && break
-	sleep 0.1
-	i=$((i + 1))
-done
+	[ "$RC" = 0 ] && [ "$(pj "$LAB_IP" "$PF_GOOD" 'p and p["sessions"]')" = 2 ]
+}
+wait_for 5 ro_committed || true
 is "$RC/$(pj "$LAB_IP" "$PF_GOOD" 'p and p["sessions"]')" 0/2 \
     "the waiting records were committed; tlshim posture reads them"
 [ "$RC" = 0 ] || diag_file "$LAB_TMP/out/posture.err"
@@ -362,44 +347,24 @@ else
 	sed "s|^state_dir = .*|state_dir = $FULL|" "$conf" >"$fconf"
 	check "tlshimd starts on a small tmpfs" tl_start "$fconf"
 	send good "$P_GOOD" full1
-	i=0
-	while [ $i -lt 50 ] && ! sql 'SELECT count(*) FROM sessions' "$FULL/posture.db" | grep -qx 1; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_for 5 has_rows 1 "$FULL/posture.db" || true
 	is "$(sql 'SELECT count(*) FROM sessions' "$FULL/posture.db")" 1 "the first record is stored"
 	dd if=/dev/zero of="$FULL/filler" bs=4k >/dev/null 2>&1 || true
 	send good "$P_GOOD" full2
 	is "$SRC/$(kv "$LINE" result)" 0/tls "full state_dir: the relay goes on"
 	send plain "$P_PLAIN" full3
 	is "$SRC" 0 "full state_dir: and on"
-	i=0
-	while [ $i -lt 50 ] && ! grep -q 'unusable: .*full' "$TL_LOG"; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	check "the store says the disk is full" grep -q 'posture store .* unusable: .*full' "$TL_LOG"
+	check "the store says the disk is full" \
+	    wait_for 5 grep -q 'posture store .* unusable: .*full' "$TL_LOG"
 	rm -f "$FULL/filler"
-	i=0
-	while [ $i -lt 100 ] && ! grep -q 'usable again' "$TL_LOG"; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	check "the store recovers once there is room" grep -q 'usable again' "$TL_LOG"
-	i=0
-	while [ $i -lt 50 ] && ! sql 'SELECT count(*) FROM sessions' "$FULL/posture.db" | grep -qx 3; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	check "the store recovers once there is room" \
+	    wait_for 10 grep -q 'usable again' "$TL_LOG"
+	wait_for 5 has_rows 3 "$FULL/posture.db" || true
 	is "$(sql 'SELECT count(*) FROM sessions' "$FULL/posture.db")" 3 \
 	    "the records that waited are stored"
 	is "$(sql 'PRAGMA integrity_check' "$FULL/posture.db")" ok "and the file is sound"
 	tl_stop
 fi
 
-if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$LAB_TMP"/tlshimd.*.log; then
-	fail "no sanitizer reports in tlshimd's logs"
-else
-	pass "no sanitizer reports in tlshimd's logs"
-fi
+tl_sanitizer_check "no sanitizer reports in tlshimd's logs"
 done_testing

@@ -14,13 +14,7 @@ lab_init postfix postconf swaks certtool curl setpriv stat
 pki_make
 pf_start
 
-TLSHIM=${TLSHIM:-}
-if [ -z "$TLSHIM" ]; then
-	for _c in "${top_builddir:-}/tlshim" "$(dirname "$TLSHIMD")/tlshim"; do
-		[ -x "$_c" ] && TLSHIM=$_c && break
-	done
-fi
-[ -n "$TLSHIM" ] && [ -x "$TLSHIM" ] || skip_all "tlshim not built (set TLSHIM)"
+tlshim_find need
 # The daemon's user: neither root nor nobody (who plays the outsider).
 DUSER=daemon
 id -u "$DUSER" >/dev/null 2>&1 || skip_all "no user $DUSER"
