@@ -17,6 +17,7 @@
 #include <gnutls/crypto.h>
 
 #include "plugins/imap.h"
+#include "shim/text.h"
 
 /* new_tag - a fresh unpredictable tag: a tag an attacker can guess lets
  * it forge the tagged OK that starts TLS (attack catalogue invariant 5) */
@@ -72,15 +73,8 @@ fail(struct session *s, enum result r, const char *why,
     const char *line, size_t len)
 {
 	char clean[120];
-	size_t i, j = 0;
 
-	for (i = 0; i < len && j + 1 < sizeof(clean); i++) {
-		unsigned char c = (unsigned char)line[i];
-		if (c == '\r' || c == '\n')
-			break;
-		clean[j++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	clean[j] = '\0';
+	text_clean(clean, sizeof(clean), line, len);
 	sess_set_result(s, r, "%s: %s", why, clean);
 	return STEP_FAIL;
 }
@@ -279,13 +273,8 @@ static void
 imap_refuse_down(struct session *s, const char *reason)
 {
 	char clean[300];
-	size_t j = 0;
 
-	for (size_t i = 0; reason[i] != '\0' && j + 1 < sizeof(clean); i++) {
-		unsigned char c = (unsigned char)reason[i];
-		clean[j++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	clean[j] = '\0';
+	text_clean(clean, sizeof(clean), reason, strlen(reason));
 	sess_printf_down(s, "* BYE [UNAVAILABLE] tlshim: %s\r\n", clean);
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "plugins/pop3.h"
+#include "shim/text.h"
 
 static enum step
 pop3_up_begin(struct session *s)
@@ -46,7 +47,7 @@ bad_response(struct session *s, const char *what, const char *line,
 {
 	char clean[128];
 
-	pop3_sanitize(clean, sizeof(clean), line, len);
+	text_clean(clean, sizeof(clean), line, len);
 	if (why != NULL)
 		sess_set_result(s, RES_FAILED, "protocol error from server: %s "
 		    "(%s): %s", what, why, clean);
@@ -69,7 +70,7 @@ greeting(struct session *s, struct pop3_priv *p, const char *line,
 	case POP3_OK:
 		break;
 	case POP3_ERR:
-		pop3_sanitize(clean, sizeof(clean), text, textlen);
+		text_clean(clean, sizeof(clean), text, textlen);
 		sess_set_result(s, RES_FAILED, "server greeted with -ERR: %s",
 		    clean);
 		return STEP_FAIL;
@@ -120,7 +121,7 @@ capa_status(struct session *s, struct pop3_priv *p, const char *line,
 		}
 		/* Without CAPA there is no STLS tag (RFC 2595 4 advertises
 		 * STLS through CAPA only): TLS cannot be had here. */
-		pop3_sanitize(clean, sizeof(clean), text, textlen);
+		text_clean(clean, sizeof(clean), text, textlen);
 		outcome_add_reason(sess_outcome(s), "server has no CAPA (-ERR "
 		    "%s), so STLS cannot be discovered", clean);
 		p->neg = NEG_DONE;
@@ -181,7 +182,7 @@ stls_status(struct session *s, struct pop3_priv *p, const char *line,
 		p->neg = NEG_TLS;
 		return STEP_STARTTLS;
 	case POP3_ERR:
-		pop3_sanitize(clean, sizeof(clean), text, textlen);
+		text_clean(clean, sizeof(clean), text, textlen);
 		outcome_add_reason(sess_outcome(s), "server refused STLS: %s",
 		    clean);
 		p->neg = NEG_DONE;
@@ -252,7 +253,7 @@ pop3_refuse_down(struct session *s, const char *reason)
 {
 	char clean[300];
 
-	pop3_sanitize(clean, sizeof(clean), reason, strlen(reason));
+	text_clean(clean, sizeof(clean), reason, strlen(reason));
 	sess_printf_down(s, "-ERR [SYS/TEMP] tlshim: %s\r\n", clean);
 }
 

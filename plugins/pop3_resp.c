@@ -14,24 +14,7 @@
 #include <strings.h>
 
 #include "plugins/pop3_resp.h"
-
-/* pop3_sanitize - printable ASCII only, so peer text cannot forge log
- * fields or inject lines into a response we write */
-void
-pop3_sanitize(char *dst, size_t dstlen, const char *src, size_t len)
-{
-	size_t j = 0;
-
-	if (dstlen == 0)
-		return;
-	for (size_t i = 0; i < len && j + 1 < dstlen; i++) {
-		unsigned char c = (unsigned char)src[i];
-		if (c == '\r' || c == '\n')
-			break;
-		dst[j++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	dst[j] = '\0';
-}
+#include "shim/text.h"
 
 /* check_line - CRLF at the end and nowhere else, no NUL; the body length
  * (without CRLF) in *body */
@@ -152,7 +135,7 @@ add_keyword(struct pop3_capa *c, const char *line, size_t body)
 		k++;
 	if (k == 0)
 		return;
-	pop3_sanitize(word, sizeof(word), line, k);
+	text_clean(word, sizeof(word), line, k);
 	if (have + (have > 0) + strlen(word) + 1 > sizeof(c->list))
 		return;		/* the list is for humans: keep what fits */
 	if (have > 0)

@@ -62,8 +62,5 @@ enum pop3_cp	pop3_capa_line(struct pop3_capa *, const char *line,
 bool		pop3_capa_keyword(const char *line, size_t len, const char *kw);
 /* pop3_is_end - is this line the "." that ends a multi-line response? */
 bool		pop3_is_end(const char *line, size_t len);
-/* pop3_sanitize - copy peer text for a log or reply: printable ASCII */
-void		pop3_sanitize(char *dst, size_t dstlen, const char *src,
-		    size_t len);
 
 #endif

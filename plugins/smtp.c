@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "plugins/smtp.h"
+#include "shim/text.h"
 
 /* feed_reply - take one negotiation line; *done once the reply is whole */
 static enum step
@@ -171,7 +172,7 @@ smtp_refuse_down(struct session *s, const char *reason)
 {
 	char clean[300];
 
-	smtp_sanitize(clean, sizeof(clean), reason, strlen(reason));
+	text_clean(clean, sizeof(clean), reason, strlen(reason));
 	sess_printf_down(s, "421 4.7.0 tlshim: %s\r\n", clean);
 }
 

@@ -12,29 +12,12 @@
 #include <strings.h>
 
 #include "plugins/smtp_reply.h"
+#include "shim/text.h"
 
 void
 smtp_reply_reset(struct smtp_reply *r)
 {
 	memset(r, 0, sizeof(*r));
-}
-
-/* smtp_sanitize - printable ASCII only, so peer text cannot forge log
- * fields or inject lines into a reply we write */
-void
-smtp_sanitize(char *dst, size_t dstlen, const char *src, size_t len)
-{
-	size_t j = 0;
-
-	if (dstlen == 0)
-		return;
-	for (size_t i = 0; i < len && j + 1 < dstlen; i++) {
-		unsigned char c = (unsigned char)src[i];
-		if (c == '\r' || c == '\n')
-			break;
-		dst[j++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	dst[j] = '\0';
 }
 
 enum smtp_rp
@@ -80,7 +63,7 @@ smtp_reply_line(struct smtp_reply *r, const char *line, size_t len,
 	}
 	if (r->nlines == 1) {
 		r->code = code;
-		smtp_sanitize(r->first, sizeof(r->first), line, body);
+		text_clean(r->first, sizeof(r->first), line, body);
 	}
 	if (text != NULL) {
 		*text = line + (body > 3 ? 4 : 3);

@@ -40,8 +40,5 @@ enum smtp_rp	smtp_reply_line(struct smtp_reply *, const char *line,
 		    const char **why);
 /* smtp_ehlo_keyword - does this EHLO line text name the extension kw? */
 bool		smtp_ehlo_keyword(const char *text, size_t len, const char *kw);
-/* smtp_sanitize - copy peer text for a log or reply: printable ASCII only */
-void		smtp_sanitize(char *dst, size_t dstlen, const char *src,
-		    size_t len);
 
 #endif

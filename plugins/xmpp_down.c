@@ -219,16 +219,11 @@ xmpp_refuse_down(struct session *s, const char *reason)
 {
 	struct xmpp_priv *p = sess_priv(s);
 	char buf[1200], clean[600], esc[900];
-	size_t j = 0;
 	int n;
 
 	if (!p->header_sent)
 		send_header(s, p, p->version);
-	for (size_t i = 0; reason[i] != '\0' && j + 1 < sizeof(clean); i++) {
-		unsigned char c = (unsigned char)reason[i];
-		clean[j++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	clean[j] = '\0';
+	text_clean(clean, sizeof(clean), reason, strlen(reason));
 	xs_escape(esc, sizeof(esc), clean);
 	/* A refusal for the server's sake is a remote connection that
 	 * failed: temporary, the legacy side may try again later. */

@@ -24,6 +24,7 @@
 #include "plugins/pop3.h"
 #include "plugins/pop3_resp.h"
 #include "shim/linebuf.h"
+#include "shim/text.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -199,7 +200,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lb_clear(&lb);
 
 	/* Peer text made printable stays printable and bounded. */
-	pop3_sanitize(clean, sizeof(clean), (const char *)data, size);
+	text_clean(clean, sizeof(clean), (const char *)data, size);
 	check_printable(clean, sizeof(clean));
 	return 0;
 }

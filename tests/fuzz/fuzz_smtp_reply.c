@@ -20,6 +20,7 @@
 
 #include "plugins/smtp_reply.h"
 #include "shim/linebuf.h"
+#include "shim/text.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -139,7 +140,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lb_clear(&lb);
 
 	/* Peer text made printable stays printable and bounded. */
-	smtp_sanitize(clean, sizeof(clean), (const char *)data, size);
+	text_clean(clean, sizeof(clean), (const char *)data, size);
 	check_printable(clean, sizeof(clean));
 	return 0;
 }

@@ -1371,18 +1371,6 @@ parser_capa(void **state)
 	assert_false(pop3_capa_keyword("SAS\r\n", 5, "SASL"));
 }
 
-static void
-parser_sanitize(void **state)
-{
-	char out[8];
-
-	(void)state;
-	pop3_sanitize(out, sizeof(out), "a\x01\x7f\xff" "bcdefgh", 11);
-	assert_string_equal(out, "a???bcd");
-	pop3_sanitize(out, sizeof(out), "ab\r\ncd", 6);
-	assert_string_equal(out, "ab");
-}
-
 int
 main(void)
 {
@@ -1433,7 +1421,6 @@ main(void)
 		T(extra_after_capa_in_tls),
 		cmocka_unit_test(parser_status),
 		cmocka_unit_test(parser_capa),
-		cmocka_unit_test(parser_sanitize),
 	};
 #undef T
 	int rc;

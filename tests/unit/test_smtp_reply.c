@@ -300,27 +300,6 @@ first_line_sanitized(void **state)
 	assert_int_equal(textlen, 300);
 }
 
-static void
-sanitize(void **state)
-{
-	char out[8];
-
-	(void)state;
-	smtp_sanitize(out, sizeof(out), "abc\tdef", 7);
-	assert_string_equal(out, "abc?def");
-	smtp_sanitize(out, sizeof(out), "abcdefghijkl", 12);
-	assert_string_equal(out, "abcdefg");
-	smtp_sanitize(out, sizeof(out), "ab\r\ncd", 6);	/* stops at CR */
-	assert_string_equal(out, "ab");
-	smtp_sanitize(out, sizeof(out), "a\0b", 3);
-	assert_string_equal(out, "a?b");
-	smtp_sanitize(out, 1, "abc", 3);
-	assert_string_equal(out, "");
-	out[0] = 'z';
-	smtp_sanitize(out, 0, "abc", 3);		/* nothing written */
-	assert_int_equal(out[0], 'z');
-}
-
 #define KW(text, kw)	smtp_ehlo_keyword((text), strlen(text), (kw))
 
 static void
@@ -388,7 +367,6 @@ main(void)
 		cmocka_unit_test(nul_inside),
 		cmocka_unit_test(line_count_bound),
 		cmocka_unit_test(first_line_sanitized),
-		cmocka_unit_test(sanitize),
 		cmocka_unit_test(ehlo_keyword),
 		cmocka_unit_test(text_for_keywords),
 	};
