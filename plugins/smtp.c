@@ -40,6 +40,12 @@ feed_reply(struct session *s, struct smtp_priv *p, const char *line,
 	 * makes them meaningful is the same on every line. */
 	if (p->neg == NEG_EHLO && smtp_ehlo_keyword(text, textlen, "STARTTLS"))
 		sess_outcome(s)->starttls_offered = true;
+	/* The server's own name, for TLSRPT's receiving-mx-helo: the first
+	 * word of its 220 greeting (RFC 5321 4.3.1).  Optional: without
+	 * memory it stays unknown. */
+	if (p->neg == NEG_GREETING && p->reply.nlines == 1 &&
+	    p->reply.code == 220)
+		(void)outcome_set_helo(sess_outcome(s), text, textlen);
 	return STEP_MORE;
 }
 
@@ -50,6 +56,8 @@ smtp_up_begin(struct session *s)
 
 	p->neg = NEG_GREETING;
 	smtp_reply_reset(&p->reply);
+	/* A new connection: the name another server gave is not this one's. */
+	(void)outcome_set_helo(sess_outcome(s), NULL, 0);
 	return STEP_MORE;
 }
 

@@ -13,6 +13,13 @@
  * ring, and once it is full every new one is counted as lost.  The relay
  * never notices.  On a clean stop (posture_close) the writer commits all
  * that waits before it ends.
+ *
+ * A record may own heap strings (policy_tlsa, helo: see result.h).  They
+ * move with the record: posture_submit takes them from the session, take()
+ * from the ring to the batch, and whoever ends the record's life frees
+ * them: the writer after the commit, posture_submit when the ring is full
+ * or the store is stopped, the writer (or posture_close) when what waits
+ * is given up at the stop.
  */
 #include "config.h"
 
@@ -150,6 +157,28 @@ struct writer {
 	char			 err[512];	/* the last problem logged */
 };
 
+/* drop_ring - with the lock held: give up every record waiting in the
+ * ring, freeing what they own; how many there were */
+static size_t
+drop_ring(void)
+{
+	size_t	 n = P.count;
+
+	for (size_t i = 0; i < n; i++)
+		outcome_release(&P.ring[(P.head + i) % P.tune.queue_max]);
+	P.head = P.count = 0;
+	return n;
+}
+
+/* drop_batch - the writer's batch is done with (written or given up) */
+static void
+drop_batch(struct writer *w)
+{
+	for (size_t i = 0; i < w->nbatch; i++)
+		outcome_release(&w->batch[i]);
+	w->nbatch = 0;
+}
+
 /* set_broken - log a change of the store's state, once */
 static void
 set_broken(struct writer *w, const char *err)
@@ -228,7 +257,7 @@ commit(struct writer *w, uint64_t now)
 		if (P.count == 0)
 			pthread_cond_broadcast(&P.idle);
 		pthread_mutex_unlock(&P.lock);
-		w->nbatch = 0;
+		drop_batch(w);
 		return;
 	}
 	pdb_close(w->db);
@@ -356,11 +385,12 @@ writer_main(void *arg)
 		pthread_mutex_lock(&P.lock);
 		if (w->db == NULL) {
 			/* Still unusable at the end: what waits is lost. */
-			uint64_t n = w->nbatch + P.count;
+			uint64_t n = w->nbatch + drop_ring();
 
 			P.lost += n;
-			P.count = P.inflight = 0;
+			P.inflight = 0;
 			pthread_mutex_unlock(&P.lock);
+			drop_batch(w);
 			if (n > 0)
 				logmsg(LOG_L_ERR, "posture store %s unusable at "
 				    "stop: %llu records lost", w->path,
@@ -451,18 +481,24 @@ posture_open(const struct conf *conf, char *err, size_t errlen)
 	return ok;
 }
 
-/* posture_submit - copy the record into the ring; count it lost when
- * the ring is full.  The peer name is stored as its key. */
+/* posture_submit - copy the record into the ring, moving what it owns
+ * along; count it lost when the ring is full.  The peer name is stored
+ * as its key. */
 void
-posture_submit(const struct outcome *o)
+posture_submit(struct outcome *o)
 {
 	struct outcome	 rec = *o;
 	uint64_t	 lost = 0, now;
+	bool		 queued = false;
 
+	/* From here on the copy owns them, whatever becomes of it. */
+	o->policy_tlsa = NULL;
+	o->helo = NULL;
 	posture_key(rec.peer, sizeof(rec.peer), o->peer);
 	pthread_mutex_lock(&P.lock);
 	if (!P.running || P.stopping) {
 		pthread_mutex_unlock(&P.lock);
+		outcome_release(&rec);
 		return;
 	}
 	/* The pin holds from now on, whatever happens to the record. */
@@ -477,11 +513,14 @@ posture_submit(const struct outcome *o)
 			lost = P.lost;
 		}
 	} else {
+		queued = true;		/* the ring's entry owns them now */
 		P.ring[(P.head + P.count) % P.tune.queue_max] = rec;
 		if (++P.count == 1 || P.count == P.tune.batch_max)
 			pthread_cond_signal(&P.wake);
 	}
 	pthread_mutex_unlock(&P.lock);
+	if (!queued)
+		outcome_release(&rec);
 	if (lost > 0)
 		logmsg(LOG_L_WARN, "posture store queue full (%zu records): "
 		    "the record of session %016llx is lost, %llu so far",
@@ -550,9 +589,11 @@ posture_close(void)
 	P.stopping = false;
 	conf_free(P.next_conf);
 	P.next_conf = NULL;
+	/* The writer left nothing behind; should it ever, nothing leaks. */
+	(void)drop_ring();
 	free(P.ring);
 	P.ring = NULL;
-	P.count = P.inflight = 0;
+	P.inflight = 0;
 	pthread_cond_broadcast(&P.idle);
 	pthread_cond_destroy(&P.wake);
 	pthread_cond_destroy(&P.idle);

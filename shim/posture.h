@@ -33,8 +33,10 @@ struct outcome;
  * writer logs it and keeps trying. */
 bool	posture_open(const struct conf *, char *err, size_t errlen);
 /* posture_submit - queue one finished session's record; from any thread,
- * never blocks on the disk.  Also updates the in-memory pins at once. */
-void	posture_submit(const struct outcome *);
+ * never blocks on the disk.  Also updates the in-memory pins at once.
+ * What the record owns (policy_tlsa, helo) is taken, whether the record
+ * is queued or lost: the caller's are NULL after. */
+void	posture_submit(struct outcome *);
 /* posture_queue_stats - records waiting now, lost since start (queue full
  * or store unusable), committed since start */
 void	posture_queue_stats(uint64_t *queued, uint64_t *lost,

@@ -36,9 +36,10 @@ static const char *const sql[ST_LAST] = {
 	"cert_subject, cert_issuer, cert_expires, auth, dnssec, tlsa, "
 	"bytes_in, bytes_out, duration_ms, reason, cause, resumed, "
 	"downgrade, policy_type, policy_string, policy_domain, result_type, "
-	"sending_ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-	"?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
-	"?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
+	"sending_ip, receiving_helo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	"?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
+	"?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, "
+	"?36)",
 
 	"INSERT INTO peers (peer, port, protocol, direction, address, "
 	"first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -269,7 +270,9 @@ insert_session(struct pdb *p, const struct outcome *o,
 	sqlite3_bind_int(st, 29, o->resumed);
 	sqlite3_bind_int(st, 30, o->downgrade);
 	text(st, 31, posture_policy_type(o));
-	text(st, 32, o->tlsa);
+	/* RFC 8460's policy string is the records as published; tlsa
+	 * (column 23) cuts long data short for people to read. */
+	text(st, 32, o->policy_tlsa != NULL ? o->policy_tlsa : o->tlsa);
 	text(st, 33, domain);
 	if (rt != NULL)
 		text(st, 34, rt);
@@ -279,6 +282,11 @@ insert_session(struct pdb *p, const struct outcome *o,
 		text(st, 35, o->local);
 	else
 		sqlite3_bind_null(st, 35);
+	/* The column is there since version 2, NULL until now. */
+	if (o->helo != NULL)
+		text(st, 36, o->helo);
+	else
+		sqlite3_bind_null(st, 36);
 	if (!run(st))
 		return false;
 	*row = sqlite3_last_insert_rowid(p->db);

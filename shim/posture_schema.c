@@ -95,8 +95,9 @@ static const char *const steps[POSTURE_SCHEMA_VERSION] = {
 	"  session_row INTEGER);"		/* sessions.id (may be pruned) */
 	"CREATE INDEX events_peer ON events (peer, port, protocol, id);",
 
-	/* 1 -> 2: RFC 8460.  receiving_helo stays NULL until the protocol
-	 * plugins report the server's own name. */
+	/* 1 -> 2: RFC 8460.  receiving_helo is the name in the server's
+	 * SMTP greeting (NULL: unknown, and in rows written before
+	 * tlshim recorded it). */
 	"ALTER TABLE sessions ADD COLUMN policy_type TEXT;"
 	"ALTER TABLE sessions ADD COLUMN policy_string TEXT;"
 	"ALTER TABLE sessions ADD COLUMN policy_domain TEXT;"

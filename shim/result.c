@@ -8,9 +8,11 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shim/result.h"
+#include "shim/text.h"
 
 static const char *const result_names[RES_LAST] = {
 	"none", "tls", "plaintext", "refused", "failed", "attack"
@@ -48,6 +50,74 @@ outcome_set_cause(struct outcome *o, enum cause c)
 {
 	if (o->cause == CAUSE_NONE)
 		o->cause = c;
+}
+
+/* outcome_add_tlsa - one more record in the policy text.  The records
+ * are separated as in tlsa (", "), so that a reader splits both alike;
+ * the hex is lower case, as dane_format() writes it. */
+bool
+outcome_add_tlsa(struct outcome *o, unsigned usage, unsigned selector,
+    unsigned mtype, const uint8_t *data, size_t len)
+{
+	size_t	 have = o->policy_tlsa != NULL ? strlen(o->policy_tlsa) : 0;
+	size_t	 need;
+	char	*p;
+	int	 n;
+
+	/* ", " + three numbers of at most 3 digits and their spaces + the
+	 * hex + NUL; len is a DNS RDATA length, far from overflowing. */
+	need = have + 2 + 12 + 2 * len + 1;
+	if ((p = realloc(o->policy_tlsa, need)) == NULL)
+		return false;
+	o->policy_tlsa = p;
+	p += have;
+	n = snprintf(p, need - have, "%s%u %u %u%s", have > 0 ? ", " : "",
+	    usage & 0xff, selector & 0xff, mtype & 0xff, len > 0 ? " " : "");
+	(void)text_hex(p + n, need - have - (size_t)n, data, len);
+	return true;
+}
+
+/* outcome_clear_tlsa - a target left behind, or its records replaced */
+void
+outcome_clear_tlsa(struct outcome *o)
+{
+	o->tlsa[0] = '\0';
+	free(o->policy_tlsa);
+	o->policy_tlsa = NULL;
+}
+
+/* outcome_set_helo - RFC 5321 4.3.1: a greeting is "220 " Domain or
+ * address literal, then optional text.  What does not look like a name
+ * is left out rather than reported cut short or with control bytes. */
+bool
+outcome_set_helo(struct outcome *o, const char *text, size_t len)
+{
+	size_t	 n = 0;
+
+	free(o->helo);
+	o->helo = NULL;
+	if (text == NULL)
+		return true;
+	while (n < len && text[n] != ' ')
+		n++;
+	if (n == 0 || n > 255)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)text[i] <= ' ' ||
+		    (unsigned char)text[i] >= 0x7f)
+			return true;
+	return (o->helo = strndup(text, n)) != NULL;
+}
+
+/* outcome_release - free what the record owns; NULL after, so twice is
+ * harmless */
+void
+outcome_release(struct outcome *o)
+{
+	free(o->policy_tlsa);
+	o->policy_tlsa = NULL;
+	free(o->helo);
+	o->helo = NULL;
 }
 
 /* outcome_add_reason - add to the reason, in words.  Every cause is kept,
@@ -146,6 +216,8 @@ outcome_format(const struct outcome *o, char *buf, size_t len)
 		put_kv(buf, len, &n, "domain", o->domain);
 	put_kv(buf, len, &n, "addr", o->addr);
 	put_num(buf, len, &n, "port", o->port);
+	if (o->helo != NULL)
+		put_kv(buf, len, &n, "helo", o->helo);
 	put_kv(buf, len, &n, "client", o->client);
 	put_kv(buf, len, &n, "result", result_name(o->result));
 	put_kv(buf, len, &n, "starttls_offered",

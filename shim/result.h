@@ -62,8 +62,20 @@ const char	*auth_name(enum auth);
 /* cause_name - "no-tls", "dane-mismatch", ...; "" for CAUSE_NONE */
 const char	*cause_name(enum cause);
 
-/* One session's record.  Strings are fixed-size so that the record can be
- * copied to the store's writer thread without pointers into the session. */
+/*
+ * One session's record.  Strings are fixed-size so that the record can be
+ * copied to the store's writer thread without pointers into the session.
+ *
+ * The exceptions are policy_tlsa and helo.  TLSA records of matching
+ * type 0 carry a whole certificate or key (kilobytes each), too much to
+ * reserve in every record of the store's queue for the few sessions that
+ * have them; the server's name is known only for SMTP.  Both live on the
+ * heap and have exactly one owner at a time: the session's record until
+ * posture_submit() takes them (leaving NULL), then the store's queue
+ * entry until the record is written or given up.  A plain struct copy
+ * (an on_outcome hook's) does not own them and must not use them after
+ * the hook returns; outcome_release() frees them.
+ */
 struct outcome {
 	uint64_t	 session;
 	time_t		 start;			/* wall clock, for the record */
@@ -94,7 +106,13 @@ struct outcome {
 						 * mx, srv; transparent: dns,
 						 * dns-mx, none (transparent.h) */
 	char		 tlsa[512];		/* the usable TLSA records the
-						 * session was checked against */
+						 * session was checked against,
+						 * long data cut short: for
+						 * people and the log line */
+	char		*policy_tlsa;		/* the same records in full,
+						 * "U S M hex, ...": the TLSRPT
+						 * policy string; NULL: none
+						 * (see above for its owner) */
 	uint64_t	 bytes_in;		/* upstream -> legacy client */
 	uint64_t	 bytes_out;		/* legacy client -> upstream */
 	uint64_t	 duration_ms;
@@ -108,6 +126,11 @@ struct outcome {
 	char		 local[48];		/* our address toward the
 						 * upstream (TLSRPT's sending
 						 * MTA); empty: not connected */
+	char		*helo;			/* the name the server gave in
+						 * its SMTP greeting (TLSRPT's
+						 * receiving-mx-helo); NULL:
+						 * unknown (see above for its
+						 * owner) */
 };
 
 /* outcome_set_cause - record why in a fixed word, unless one already is */
@@ -115,6 +138,21 @@ void	outcome_set_cause(struct outcome *, enum cause);
 /* outcome_add_reason - add a cause to the reason (kept in order) */
 void	outcome_add_reason(struct outcome *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* outcome_add_tlsa - append one TLSA record, its data in full and in
+ * lower-case hex, to policy_tlsa; false (policy_tlsa as it was) when out
+ * of memory */
+bool	outcome_add_tlsa(struct outcome *, unsigned usage, unsigned selector,
+	    unsigned mtype, const uint8_t *data, size_t len);
+/* outcome_clear_tlsa - forget the TLSA records (tlsa and policy_tlsa) */
+void	outcome_clear_tlsa(struct outcome *);
+/* outcome_set_helo - helo from a server's greeting text (len bytes after
+ * the reply code): its first word when that is a plausible name (printable,
+ * at most 255 bytes), else unknown; NULL text just forgets it.  false
+ * (unknown) when out of memory */
+bool	outcome_set_helo(struct outcome *, const char *text, size_t len);
+/* outcome_release - free what the record owns on the heap (policy_tlsa,
+ * helo), leaving it as a record without them */
+void	outcome_release(struct outcome *);
 /* outcome_format - the session's key=value summary line */
 size_t	outcome_format(const struct outcome *, char *buf, size_t len);
 

@@ -231,6 +231,7 @@ reset_outcome(struct session *s)
 	o->result = RES_NONE;
 	o->tls_version[0] = o->cipher[0] = o->group[0] = '\0';
 	o->cert_sha256[0] = o->spki_sha256[0] = o->tlsa[0] = '\0';
+	outcome_release(o);		/* tlsa in full, the server's name */
 	o->cert_subject[0] = o->cert_issuer[0] = '\0';
 	o->cert_expires = 0;
 	o->auth = AUTH_NONE;
@@ -392,17 +393,28 @@ on_tlsa(void *arg, const struct dns_result *r)
 		return;
 	}
 	p->ntlsa = 0;
-	s->out.tlsa[0] = '\0';
+	outcome_clear_tlsa(&s->out);
 	for (size_t i = 0; i < a->n; i++) {
-		if (!dane_usable(&a->rr[i].u.tlsa))
+		const struct dns_tlsa *t = &a->rr[i].u.tlsa;
+
+		if (!dane_usable(t))
 			continue;
-		p->tlsa[p->ntlsa++] = a->rr[i].u.tlsa;
-		dane_format(&a->rr[i].u.tlsa, rec, sizeof(rec));
+		p->tlsa[p->ntlsa++] = *t;
+		dane_format(t, rec, sizeof(rec));
 		if (strlen(s->out.tlsa) + strlen(rec) + 2 <
 		    sizeof(s->out.tlsa))
 			snprintf(s->out.tlsa + strlen(s->out.tlsa),
 			    sizeof(s->out.tlsa) - strlen(s->out.tlsa), "%s%s",
 			    s->out.tlsa[0] != '\0' ? ", " : "", rec);
+		/* tlsa cuts a whole certificate short and may not hold
+		 * every record; a TLSRPT policy string is the RRset as
+		 * published (RFC 8460 4.3), so the record keeps that too. */
+		if (!outcome_add_tlsa(&s->out, t->usage, t->selector,
+		    t->mtype, t->data, t->len)) {
+			sess_refuse(s, RES_FAILED, CAUSE_LOCAL,
+			    "out of memory");
+			return;
+		}
 	}
 	snprintf(p->tlsa_base, sizeof(p->tlsa_base), "%s",
 	    p->tlsa_at_cname ? p->cname : p->t[p->cur].host);

@@ -157,13 +157,32 @@ prep(sqlite3 *db, const char *q)
 	return st;
 }
 
+/* helo_of - the name the session's server greeted with; "" when unknown,
+ * and in a store of schema version 1, which has no such column */
+static const char *
+helo_of(sqlite3 *db, int64_t row, char *buf, size_t len)
+{
+	sqlite3_stmt	*st;
+
+	buf[0] = '\0';
+	if (sqlite3_prepare_v2(db, "SELECT receiving_helo FROM sessions "
+	    "WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return buf;
+	sqlite3_bind_int64(st, 1, row);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(buf, len, "%s", col(st, 0));
+	sqlite3_finalize(st);
+	return buf;
+}
+
 /* last_json - the peer's last session record */
 static void
 last_json(sqlite3 *db, int64_t row)
 {
 	sqlite3_stmt	*st;
-	char		 id[24];
+	char		 id[24], helo[256];
 
+	helo_of(db, row, helo, sizeof(helo));
 	st = prep(db, "SELECT " LAST_COLS " FROM sessions WHERE id = ?1");
 	if (st == NULL)
 		return;
@@ -178,6 +197,7 @@ last_json(sqlite3 *db, int64_t row)
 	kv_time(", ", "time", st, 1);
 	kv(", ", "service", col(st, 2));
 	kv(", ", "address", col(st, 3));
+	kv(", ", "helo", helo);
 	kv(", ", "result", col(st, 4));
 	kv_bool(", ", "starttls_offered", st, 5);
 	kv(", ", "tls_version", col(st, 6));

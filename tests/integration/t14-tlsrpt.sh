@@ -4,11 +4,16 @@
 # as in t09: DANE-authenticated deliveries, one to a domain whose TLSA
 # record does not match, one in plaintext (security = may, no STARTTLS),
 # one refused because the TLSA records require the STARTTLS the server
-# does not offer, TLS without a policy, and a submission session that
-# TLSRPT leaves out.  The report of the day validates against RFC 8460's
-# report format (tests/data/tlsrpt-schema.json, with python3-jsonschema),
-# its counts and failure entries are those of the session lines tlshimd
-# logged, and the validator itself rejects broken reports.
+# does not offer, TLS without a policy, a submission session that
+# TLSRPT leaves out, and a delivery to a domain whose TLSA record is the
+# server's whole certificate (3 0 0, mx-ee-full): its policy-string is
+# that record in full, not the short form of the session line.  Failure
+# entries name the server as it greeted (receiving-mx-helo), and so does
+# `tlshim posture --json`.  The report of the day validates against RFC
+# 8460's report format (tests/data/tlsrpt-schema.json, with
+# python3-jsonschema), its counts and failure entries are those of the
+# session lines tlshimd logged, and the validator itself rejects broken
+# reports.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dnslab.sh"
 
@@ -34,15 +39,16 @@ db=$LAB_TMP/state/posture.db
 D=dane.test
 tl_conf_global "$conf" "resolver=$DL_RESOLVER" "dnssec=trust-ad" \
     "log_level=detail"
-lab_ports 6
+lab_ports 7
 set -- $PORTS
-P_DANE=$1 P_MAY=$2 P_PLAIN=$3 P_DPLAIN=$4 P_WRONG=$5 P_SUB=$6
+P_DANE=$1 P_MAY=$2 P_PLAIN=$3 P_DPLAIN=$4 P_WRONG=$5 P_SUB=$6 P_FULL=$7
 tl_conf_service "$conf" dane "$P_DANE" "mx:ee.$D:$PF_GOOD" dane
 tl_conf_service "$conf" may "$P_MAY" "mx:ee.$D:$PF_GOOD" may
 tl_conf_service "$conf" plain "$P_PLAIN" "mx:ee.$D:$PF_PLAIN" may
 tl_conf_service "$conf" dane-plain "$P_DPLAIN" "mx:ee.$D:$PF_PLAIN" dane
 tl_conf_service "$conf" wrong "$P_WRONG" "mx:wrong.$D:$PF_GOOD" dane
 tl_conf_service "$conf" sub "$P_SUB" "srv:srv.$D" dane protocol=submission
+tl_conf_service "$conf" full "$P_FULL" "mx:ee-full.$D:$PF_GOOD" dane
 
 check "tlshimd starts and listens" tl_start "$conf"
 tl_alive || bail "tlshimd did not start"
@@ -155,7 +161,15 @@ tm=$(tl_mark)
 new_id sub
 check "sub: swaks submits through tlshimd" swaks_send "$LAB_IP" "$P_SUB" "$ID"
 is "$(kv "$(tl_session "$tm" "service=sub ")" result)" tls "sub: TLS"
-check "the store holds the 8 sessions" wait_sessions 8
+send full "$P_FULL" 0
+is "$(kv "$LINE" result)/$(kv "$LINE" auth)" tls/dane-ee \
+    "full: TLS, DANE-EE against the whole certificate (3 0 0)"
+like "$(kv "$LINE" tlsa)" '^3 0 0 [0-9a-f]{64}\.\.\.$' \
+    "full: the session line shows the record cut short"
+# The lab's Postfix greets as "220 mx.tlshim.test ESMTP ...".
+HELO=mx.tlshim.test
+is "$(kv "$LINE" helo)" "$HELO" "full: the session line names the server as it greeted"
+check "the store holds the 9 sessions" wait_sessions 9
 
 # ------------------------------------------------ one domain's report
 
@@ -220,6 +234,32 @@ is "$(rj '[f["result-type"] + " " + f["receiving-mx-hostname"]
     for f in fails("tlsa")]')" \
     "[\"starttls-not-supported mx-ee.$D\"]" \
     "tlsa: the refusal without STARTTLS is starttls-not-supported"
+is "$(rj '[f.get("receiving-mx-helo") for f in fails("tlsa") + fails("no-policy-found")]')" \
+    "[\"$HELO\", \"$HELO\"]" \
+    "the failures name the server as it greeted (receiving-mx-helo)"
+
+# ------------------------------------- a whole certificate as the policy
+
+# RFC 8460 4.3: the policy string is the TLSA RRset, each record in
+# presentation form; a certificate is not cut short there (the session's
+# short text is 512 bytes at most, the record alone is longer).
+FULL="3 0 0 $DL_EE_CERT"
+check "ee-full.$D: the record is longer than 512 characters (${#FULL})" \
+    test "${#FULL}" -gt 512
+report tlsrpt -c "$conf" --day today --domain "ee-full.$D"
+is "$RC" 0 "report --domain ee-full.$D: exit 0"
+check "report --domain ee-full.$D: RFC 8460's schema accepts it" \
+    validate "$LAB_TMP/out/report.json"
+is "$(rj '[p["policy"]["policy-type"] for p in r["policies"]]')" '["tlsa"]' \
+    "ee-full.$D: one policy, tlsa"
+is "$(rj 'pol("tlsa")["policy"]["policy-string"]')" "[\"$FULL\"]" \
+    "ee-full.$D: policy-string is the 3 0 0 record of mx-ee-full, whole"
+same "$(rj 'pol("tlsa")["summary"]["total-successful-session-count"]')" \
+    "$(n full result=tls auth=dane-ee)" "ee-full.$D: the DANE-EE session logged"
+is "$(sql "SELECT policy_string = '$FULL' FROM sessions WHERE service = 'full'")" 1 \
+    "ee-full.$D: the store holds the record whole as the policy string"
+like "$(sql "SELECT tlsa FROM sessions WHERE service = 'full'")" \
+    '^3 0 0 [0-9a-f]{64}\.\.\.$' "ee-full.$D: and the short form as tlsa"
 
 # ------------------------------------------------ every domain's report
 
@@ -228,11 +268,14 @@ is "$RC" 0 "report (every domain): exit 0"
 check "report (every domain): RFC 8460's schema accepts each" \
     validate "$LAB_TMP/out/report.json"
 is "$(rj '[x["policies"][0]["policy"]["policy-domain"] for x in r]')" \
-    "[\"ee.$D\", \"wrong.$D\"]" \
+    "[\"ee-full.$D\", \"ee.$D\", \"wrong.$D\"]" \
     "one report per policy domain; the submission session is not there"
-like "$(rj 'r[0]["report-id"] + " " + r[1]["report-id"]')" \
-    "^${DAY0}_ee\.$D@.+ ${DAY0}_wrong\.$D@.+\$" "each report has its own id"
-W='r[1]["policies"]'
+like "$(rj '" ".join(x["report-id"] for x in r)')" \
+    "^${DAY0}_ee-full\.$D@.+ ${DAY0}_ee\.$D@.+ ${DAY0}_wrong\.$D@.+\$" \
+    "each report has its own id"
+is "$(rj 'r[0]["policies"][0]["policy"]["policy-string"]')" "[\"$FULL\"]" \
+    "ee-full.$D: the record whole in the report of every domain too"
+W='r[2]["policies"]'
 is "$(rj "len($W)")" 1 "wrong.$D: one policy"
 P="$W[0]['policy']"
 is "$(rj "$P['policy-type'] + ' ' + ' '.join($P['policy-string']).lower()")" \
@@ -250,16 +293,30 @@ is "$(rj "[(f['result-type'], f['receiving-mx-hostname'], f['receiving-ip'],
     for f in $W[0]['failure-details']]")" \
     "[[\"tlsa-invalid\", \"$WP\", \"$WA\", 1, \"dane-mismatch\"]]" \
     "wrong.$D: tlsa-invalid at the MX host and address logged"
+is "$(rj "[f.get('receiving-mx-helo') for f in $W[0]['failure-details']]")" \
+    "[\"$(kv "$WL" helo)\"]" "wrong.$D: receiving-mx-helo is the name logged"
+
+# tlshim posture --json: the last session's server name, as greeted.
+RC=0
+"$TLSHIM" posture -c "$conf" --json >"$LAB_TMP/out/posture.json" \
+    2>"$LAB_TMP/out/posture.err" || RC=$?
+is "$RC" 0 "tlshim posture --json: exit 0"
+is "$("$LAB_PYTHON" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(x["last"]["helo"] for x in d if x["peer"] == sys.argv[2]))' \
+    "$LAB_TMP/out/posture.json" "mx-ee-full.$D")" "$HELO" \
+    "tlshim posture --json: the last session's helo for mx-ee-full.$D"
 
 # ------------------------------------------------ the validator, and errors
 
-# broken EXPR DESC - the last report with EXPR (Python, on r) applied is
-# rejected by the schema
+# broken EXPR DESC - ee.$D's report (the last run's) with EXPR (Python,
+# on r) applied is rejected by the schema
 cp "$LAB_TMP/out/report.json" "$LAB_TMP/out/good.json"
 broken() {
-	"$LAB_PYTHON" - "$LAB_TMP/out/good.json" "$1" >"$LAB_TMP/out/broken.json" <<-'EOF'
+	"$LAB_PYTHON" - "$LAB_TMP/out/good.json" "$1" "ee.$D" >"$LAB_TMP/out/broken.json" <<-'EOF'
 	import json, sys
-	r = json.load(open(sys.argv[1]))[0]
+	r = [x for x in json.load(open(sys.argv[1]))
+	     if x["policies"][0]["policy"]["policy-domain"] == sys.argv[3]][0]
 	exec(sys.argv[2])
 	print(json.dumps(r))
 	EOF

@@ -1003,15 +1003,23 @@ peer_main(void *arg)
 
 /* ----------------------------------------------------------- server */
 
-/* on_outcome - server hook: copy each finished session's record */
+/* on_outcome - server hook: copy each finished session's record, with
+ * copies of the strings it owns (the session frees its own right after
+ * the hook; see result.h), released in h_teardown */
 static void
 on_outcome(const struct outcome *o, void *arg)
 {
 	struct harness *h = arg;
 
 	pthread_mutex_lock(&h->mu);
-	if (h->nout < H_MAX_OUT)
-		h->out[h->nout] = *o;
+	if (h->nout < H_MAX_OUT) {
+		struct outcome *c = &h->out[h->nout];
+
+		*c = *o;
+		c->policy_tlsa = o->policy_tlsa != NULL ?
+		    strdup(o->policy_tlsa) : NULL;
+		c->helo = o->helo != NULL ? strdup(o->helo) : NULL;
+	}
 	h->nout++;
 	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mu);
@@ -1584,6 +1592,8 @@ h_teardown(void **state)
 	buf_free(&h->cline);
 	free(h->script);
 	free(h->script_bytes);
+	for (int i = 0; i < h->nout && i < H_MAX_OUT; i++)
+		outcome_release(&h->out[i]);
 	close(h->wake[0]);
 	close(h->wake[1]);
 	pthread_mutex_destroy(&h->mu);

@@ -201,11 +201,12 @@ q_int(const char *sql)
 	return v;
 }
 
-/* q_text - one string (or "(null)") into a static buffer */
+/* q_text - one string (or "(null)") into a static buffer, big enough
+ * for a policy string with a whole certificate in it */
 static const char *
 q_text(const char *sql)
 {
-	static char buf[1024];
+	static char buf[8192];
 	sqlite3 *db;
 	sqlite3_stmt *st;
 
@@ -690,6 +691,177 @@ reload(void **st)
 	assert_int_equal(COMMITTED, 2);
 }
 
+/* full_tlsa - a DANE-authenticated record of peer whose TLSA RRset has
+ * a digest and a whole certificate (3 0 0, matching type 0, 1200 bytes):
+ * tlsa cuts the certificate short as on_tlsa does, policy_tlsa holds both
+ * in full, and want (wantlen >= 2600) what the policy string must be,
+ * written here without outcome_add_tlsa.  The server greeted as peer. */
+static struct outcome
+full_tlsa(const char *peer, time_t start, char *want, size_t wantlen)
+{
+	struct outcome o = rec(peer, 25, RES_TLS, start);
+	uint8_t cert[1200], digest[32];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(cert); i++)
+		cert[i] = (uint8_t)(i * 7 + 1);
+	memset(digest, 0xab, sizeof(digest));
+	snprintf(o.dnssec, sizeof(o.dnssec), "secure");
+	o.auth = AUTH_DANE_EE;
+	snprintf(o.tlsa, sizeof(o.tlsa), "3 1 1 %064d, 3 0 0 01080f...", 0);
+	assert_true(outcome_add_tlsa(&o, 3, 1, 1, digest, sizeof(digest)));
+	assert_true(outcome_add_tlsa(&o, 3, 0, 0, cert, sizeof(cert)));
+	snprintf(want, wantlen, "%s ESMTP ready", peer);
+	assert_true(outcome_set_helo(&o, want, strlen(want)));
+	n = (size_t)snprintf(want, wantlen, "3 1 1 ");
+	for (size_t i = 0; i < sizeof(digest); i++)
+		n += (size_t)snprintf(want + n, wantlen - n, "%02x",
+		    digest[i]);
+	n += (size_t)snprintf(want + n, wantlen - n, ", 3 0 0 ");
+	for (size_t i = 0; i < sizeof(cert); i++)
+		n += (size_t)snprintf(want + n, wantlen - n, "%02x", cert[i]);
+	assert_true(n < wantlen);
+	return o;
+}
+
+/* The TLSRPT policy string is the TLSA RRset as published, however long
+ * (RFC 8460 4.3): a whole certificate is kept whole there, while the tlsa
+ * column keeps the short form people read.  A record without the full
+ * text (written before it existed) falls back to tlsa. */
+static void
+policy_string_in_full(void **st)
+{
+	time_t now = time(NULL);
+	struct outcome o;
+	char want[4096], sql[256];
+	uint64_t id;
+
+	(void)st;
+	fast(64, 16, 10, DAY * 1000u);
+	open_store("", "");
+	o = full_tlsa("mx.example.net", now, want, sizeof(want));
+	assert_string_equal(o.policy_tlsa, want);
+	assert_true(strlen(want) > sizeof(o.tlsa));
+	assert_string_equal(o.helo, "mx.example.net");
+	id = o.session;
+	posture_submit(&o);
+	/* The store has them now; the session's record no longer does. */
+	assert_null(o.policy_tlsa);
+	assert_null(o.helo);
+	o = rec("mx2.example.net", 25, RES_TLS, now);
+	snprintf(o.dnssec, sizeof(o.dnssec), "secure");
+	snprintf(o.tlsa, sizeof(o.tlsa), "3 1 1 %064d", 5);
+	o.auth = AUTH_DANE_EE;
+	posture_submit(&o);
+	assert_true(posture_idle(5000));
+	assert_int_equal(COMMITTED, 2);
+
+	snprintf(sql, sizeof(sql), "SELECT policy_string FROM sessions "
+	    "WHERE session = %llu", (unsigned long long)id);
+	assert_string_equal(q_text(sql), want);
+	snprintf(sql, sizeof(sql), "SELECT policy_type || '|' || tlsa FROM "
+	    "sessions WHERE session = %llu", (unsigned long long)id);
+	snprintf(want, sizeof(want), "tlsa|3 1 1 %064d, 3 0 0 01080f...", 0);
+	assert_string_equal(q_text(sql), want);
+	snprintf(want, sizeof(want), "3 1 1 %064d", 5);
+	assert_string_equal(q_text("SELECT policy_string FROM sessions WHERE "
+	    "peer = 'mx2.example.net'"), want);
+	/* The server's name from its greeting; unknown: NULL. */
+	assert_string_equal(q_text("SELECT group_concat(coalesce("
+	    "receiving_helo, '-'), ',') FROM (SELECT receiving_helo FROM "
+	    "sessions ORDER BY id)"), "mx.example.net,-");
+
+	/* Built one record at a time, as on_tlsa does: ", " between them,
+	 * lower-case hex, nothing after a record without data. */
+	memset(&o, 0, sizeof(o));
+	assert_true(outcome_add_tlsa(&o, 2, 0, 1, (const uint8_t *)"\x0f\xA0",
+	    2));
+	assert_true(outcome_add_tlsa(&o, 3, 1, 0, NULL, 0));
+	assert_string_equal(o.policy_tlsa, "2 0 1 0fa0, 3 1 0");
+	outcome_clear_tlsa(&o);
+	assert_null(o.policy_tlsa);
+
+	/* The name is the greeting's first word, when it looks like one:
+	 * never cut short, never with control bytes. */
+	assert_true(outcome_set_helo(&o, "mx.example.org", 14));
+	assert_string_equal(o.helo, "mx.example.org");
+	assert_true(outcome_set_helo(&o, "[192.0.2.1] hi", 14));
+	assert_string_equal(o.helo, "[192.0.2.1]");
+	assert_true(outcome_set_helo(&o, "mx.example.org ESMTP", 6));
+	assert_string_equal(o.helo, "mx.exa");	/* only len bytes */
+	assert_true(outcome_set_helo(&o, " ESMTP", 6));
+	assert_null(o.helo);
+	assert_true(outcome_set_helo(&o, "", 0));
+	assert_null(o.helo);
+	assert_true(outcome_set_helo(&o, "mx\x01.example", 12));
+	assert_null(o.helo);
+	memset(want, 'a', 300);
+	assert_true(outcome_set_helo(&o, want, 255));
+	assert_int_equal(strlen(o.helo), 255);
+	assert_true(outcome_set_helo(&o, want, 256));
+	assert_null(o.helo);
+	assert_true(outcome_set_helo(&o, "mx.example.org", 14));
+	assert_true(outcome_set_helo(&o, NULL, 0));
+	assert_null(o.helo);
+	assert_true(outcome_set_helo(&o, "mx.example.org", 14));
+	assert_true(outcome_add_tlsa(&o, 3, 1, 1, (const uint8_t *)"x", 1));
+	outcome_release(&o);
+	assert_null(o.policy_tlsa);
+	assert_null(o.helo);
+	outcome_release(&o);		/* twice is harmless */
+}
+
+/* Records that own their full TLSA text (and the server's name) and are
+ * never written: lost to a full queue, given up at a stop while the store
+ * is unusable (from the queue and from the writer's batch), or submitted
+ * after the stop.  The submitter's pointers are NULL at once, and each
+ * string is freed exactly once: the sanitizer build
+ * (--enable-sanitizers) fails this program on a leak or a double free. */
+static void
+dropped_records_freed(void **st)
+{
+	struct outcome o;
+	char want[4096];
+
+	(void)st;
+	rmdir(state);
+	fast(8, 4, 10, DAY * 1000u);
+	log_capture();
+	open_store("", "");
+	until(posture_broken(), 3000);
+	for (int i = 0; i < 11; i++) {
+		o = full_tlsa("mx.example.net", time(NULL), want, sizeof(want));
+		posture_submit(&o);
+		assert_null(o.policy_tlsa);
+		assert_null(o.helo);
+	}
+	assert_int_equal(QUEUED, 8);
+	assert_int_equal(LOST, 3);
+	/* Still unusable at the stop: the writer takes a batch of four and
+	 * gives it up with the four left in the queue. */
+	posture_close();
+	assert_int_equal(LOST, 11);
+	assert_int_equal(QUEUED, 0);
+	o = full_tlsa("mx.example.net", time(NULL), want, sizeof(want));
+	posture_submit(&o);
+	assert_null(o.policy_tlsa);
+	assert_int_equal(log_count("queue full"), 1);
+
+	/* And once the store works, a batch that was committed frees its
+	 * records' texts too. */
+	assert_int_equal(mkdir(state, 0700), 0);
+	open_store("", "");
+	for (int i = 0; i < 6; i++) {
+		o = full_tlsa("mx.example.net", time(NULL), want, sizeof(want));
+		posture_submit(&o);
+	}
+	assert_true(posture_idle(5000));
+	assert_int_equal(COMMITTED, 6);
+	assert_int_equal(q_int("SELECT count(*) FROM sessions WHERE "
+	    "length(policy_string) > 2000"), 6);
+	posture_close();
+}
+
 /* ------------------------------------------------------------ pins */
 
 static void
@@ -857,12 +1029,15 @@ stripped_starttls_refused(void **st)
 	h_assert_has(o->reason, "STARTTLS not offered");
 	h_assert_has(o->reason, "is pinned until");
 	h_assert_has(got, "pin = yes");
+	/* The name the server greeted with, for receiving-mx-helo. */
+	assert_non_null(o->helo);
+	assert_string_equal(o->helo, "mx.test");
 	h_assert_peer_ok(h);
 	h_stop(h);
 	assert_true(posture_idle(3000));
 	assert_string_equal(q_text("SELECT result || ' ' || downgrade || ' ' "
-	    "|| cause || ' ' || result_type FROM sessions"),
-	    "refused 1 pinned starttls-not-supported");
+	    "|| cause || ' ' || result_type || ' ' || receiving_helo FROM "
+	    "sessions"), "refused 1 pinned starttls-not-supported mx.test");
 	assert_string_equal(q_text("SELECT kind FROM events"), "downgrade");
 }
 
@@ -985,6 +1160,8 @@ main(void)
 		T(corrupt_file),
 		T(retention),
 		T(reload),
+		T(policy_string_in_full),
+		T(dropped_records_freed),
 		T(pin_table),
 		T(pins_survive_restart),
 		H(stripped_starttls_refused),

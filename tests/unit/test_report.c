@@ -375,6 +375,50 @@ failure_is(const struct tlsrpt_failure *e, const char *type,
 #define TLSA_A		"3 1 1 aaaa"
 #define TLSA_B		"2 0 1 bbbb"
 
+/* Matching type 0: a whole key and a whole certificate, far more than the
+ * 512 bytes of the record's short tlsa text.  FULL_KEY and FULL_CERT are
+ * their lengths in bytes, full() their data. */
+#define FULL_DAY	(D - 3 * DAY)
+#define FULL_KEY	600
+#define FULL_CERT	1100
+
+static uint8_t
+full(size_t i, unsigned salt)
+{
+	return (uint8_t)(i * 13 + salt);
+}
+
+/* full_text - the presentation form of one of them, as the report must
+ * give it */
+static void
+full_text(char *buf, size_t len, const char *usm, size_t n, unsigned salt)
+{
+	size_t w = (size_t)snprintf(buf, len, "%s ", usm);
+
+	for (size_t i = 0; i < n && w + 3 <= len; i++)
+		w += (size_t)snprintf(buf + w, len - w, "%02x", full(i, salt));
+}
+
+/* dane_full - o checked against both, in that order or (swap) the other,
+ * the record built as on_tlsa builds it */
+static struct outcome
+dane_full(struct outcome o, bool swap)
+{
+	uint8_t key[FULL_KEY], cert[FULL_CERT];
+
+	for (size_t i = 0; i < FULL_KEY; i++)
+		key[i] = full(i, 1);
+	for (size_t i = 0; i < FULL_CERT; i++)
+		cert[i] = full(i, 2);
+	o = dane(o, swap ? "2 0 0 0205..., 3 1 0 010e..." :
+	    "3 1 0 010e..., 2 0 0 0205...", AUTH_DANE_TA);
+	assert_true(outcome_add_tlsa(&o, swap ? 2 : 3, swap ? 0 : 1, 0,
+	    swap ? cert : key, swap ? FULL_CERT : FULL_KEY));
+	assert_true(outcome_add_tlsa(&o, swap ? 3 : 2, swap ? 1 : 0, 0,
+	    swap ? key : cert, swap ? FULL_KEY : FULL_CERT));
+	return o;
+}
+
 /*
  * The store for the report tests.  On day D, to example.net (out-dane
  * and out-may, both mx:example.net):
@@ -502,6 +546,20 @@ store_setup(void **st)
 	/* The odd peer: a quote, a backslash and a control character. */
 	submit(failed(rec("out-odd", "od\"d\\\x01.example", RES_REFUSED,
 	    D + 1700), CAUSE_NO_TLS, true));
+
+	/* On FULL_DAY, alone: records of matching type 0 in full, the
+	 * RRset served in both orders, and two mismatches: one at a server
+	 * that greeted with its name, one whose name is not known. */
+	submit(dane_full(rec("out-dane", "mx1.example.net", RES_TLS,
+	    FULL_DAY + 10), false));
+	submit(dane_full(rec("out-dane", "mx1.example.net", RES_TLS,
+	    FULL_DAY + 20), true));
+	o = failed(dane_full(rec("out-dane", "mx1.example.net", RES_REFUSED,
+	    FULL_DAY + 30), false), CAUSE_DANE_MISMATCH, true);
+	assert_true(outcome_set_helo(&o, "mx1.example.net ESMTP", 21));
+	submit(o);
+	submit(failed(dane_full(rec("out-dane", "mx1.example.net",
+	    RES_REFUSED, FULL_DAY + 40), true), CAUSE_DANE_MISMATCH, true));
 
 	if (!posture_idle(10000))
 		return -1;
@@ -789,6 +847,61 @@ json_text(void **st)
 	tlsrpt_free(&r);
 }
 
+/* A TLSA record of matching type 0 is a whole key or certificate; the
+ * policy string is the records as published (RFC 8460 4.3), not the
+ * short form the session line shows, and the same RRset in another order
+ * is still one policy. */
+static void
+full_records(void **st)
+{
+	char key[2 * FULL_KEY + 16], cert[2 * FULL_CERT + 16];
+	char want[2 * (FULL_KEY + FULL_CERT) + 200], day[16];
+	const struct tlsrpt_policy *p;
+	struct tlsrpt r;
+	struct tm tm;
+	time_t t;
+
+	(void)st;
+	full_text(key, sizeof(key), "3 1 0", FULL_KEY, 1);
+	full_text(cert, sizeof(cert), "2 0 0", FULL_CERT, 2);
+	assert_int_equal(strlen(cert), 6 + 2 * FULL_CERT);
+	load(FULL_DAY, NULL, &r);
+	assert_int_equal(r.ndom, 1);
+	assert_int_equal(r.dom[0].npol, 1);
+	p = &r.dom[0].pol[0];
+	assert_true(p->tlsa);
+	assert_int_equal(p->nrecords, 2);
+	assert_string_equal(p->records[0], cert);
+	assert_string_equal(p->records[1], key);
+	assert_int_equal(p->ok, 2);
+	assert_int_equal(p->failed, 2);
+	assert_int_equal(p->nfail, 2);
+	/* The server's name (receiving-mx-helo) tells the entries apart;
+	 * unknown sorts first. */
+	failure_is(&p->fail[0], "tlsa-invalid", "mx1.example.net",
+	    "192.0.2.25", "198.51.100.1", "dane-mismatch", 1);
+	assert_string_equal(p->fail[1].helo, "mx1.example.net");
+	assert_int_equal(p->fail[1].count, 1);
+	assert_string_equal(p->fail[1].result_type, "tlsa-invalid");
+	tlsrpt_free(&r);
+
+	/* The command prints them whole, in one valid report. */
+	t = FULL_DAY;
+	gmtime_r(&t, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	assert_int_equal(report("tlsrpt", "-c", confpath, "--day", day,
+	    "--domain", "example.net", NULL), 0);
+	assert_true(json_ok(out));
+	snprintf(want, sizeof(want), "\"policy-string\": [\n"
+	    "          \"%s\",\n"
+	    "          \"%s\"\n"
+	    "        ],\n", cert, key);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "\"receiving-mx-hostname\": "
+	    "\"mx1.example.net\",\n"
+	    "          \"receiving-mx-helo\": \"mx1.example.net\",\n"));
+}
+
 /* Whatever a name or an option holds, it stays inside its string. */
 static void
 escaping(void **st)
@@ -986,6 +1099,7 @@ main(void)
 		cmocka_unit_test(counts),
 		cmocka_unit_test(day_boundaries),
 		cmocka_unit_test(json_text),
+		cmocka_unit_test(full_records),
 		cmocka_unit_test(escaping),
 		cmocka_unit_test(command),
 		cmocka_unit_test(migration_2_to_3),
