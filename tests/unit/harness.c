@@ -50,6 +50,7 @@
 #define CLOSE_WAIT_MS		3000	/* H_CLOSE: wait this long for EOF */
 #define HOLD_MS			15000	/* H_END: hold the line this long */
 #define STOP_WAIT_MS		10000	/* the server thread must end by then */
+#define WAIT_MS			10000	/* for a greeting, refusal or record */
 
 struct peer {
 	int			 fd;		/* current connection, -1 if none */
@@ -185,9 +186,8 @@ static struct {
 	}								\
 } while (0)
 
-/* make_key - a fresh P-256 key (fast to make, unlike RSA) */
-static gnutls_x509_privkey_t
-make_key(void)
+gnutls_x509_privkey_t
+h_make_key(void)
 {
 	gnutls_x509_privkey_t k;
 
@@ -267,11 +267,11 @@ certs_make(void)
 	unsigned char d[32];
 	FILE *f;
 
-	certs.ca_key = make_key();
+	certs.ca_key = h_make_key();
 	certs.ca = make_crt(certs.ca_key, "CN=tlshim test CA,O=tlshim tests",
 	    true, NULL, NULL, NULL, NULL, 1, false);
 	for (int i = 0; i < H_CERT_LAST; i++)
-		certs.key[i] = make_key();
+		certs.key[i] = h_make_key();
 	certs.crt[H_CERT_GOOD] = make_crt(certs.key[H_CERT_GOOD], "CN=mx.test",
 	    false, good, "127.0.0.1", certs.ca, certs.ca_key, 2, false);
 	certs.crt[H_CERT_WRONG_NAME] = make_crt(certs.key[H_CERT_WRONG_NAME],
@@ -1471,8 +1471,9 @@ h_close(struct harness *h)
 
 /* ------------------------------------------------------------ results */
 
-const struct outcome *
-h_outcome_n(struct harness *h, int i, int ms)
+/* outcome_wait - the i-th record, or NULL if none came within ms */
+static const struct outcome *
+outcome_wait(struct harness *h, int i, int ms)
 {
 	struct timespec ts = abs_deadline(ms);
 	int rc = 0;
@@ -1483,9 +1484,17 @@ h_outcome_n(struct harness *h, int i, int ms)
 	while (h->nout <= i && rc == 0)
 		rc = pthread_cond_timedwait(&h->cv, &h->mu, &ts);
 	pthread_mutex_unlock(&h->mu);
-	if (h->nout <= i)
+	return h->nout > i ? &h->out[i] : NULL;
+}
+
+const struct outcome *
+h_outcome_n(struct harness *h, int i, int ms)
+{
+	const struct outcome *o = outcome_wait(h, i, ms);
+
+	if (o == NULL)
 		fail_msg("no session record %d within %d ms", i, ms);
-	return &h->out[i];
+	return o;
 }
 
 const struct outcome *
@@ -1546,6 +1555,148 @@ h_peer_after(struct harness *h, int i, const char *needle)
 	if (c->text.p == NULL || (at = strstr(c->text.p, needle)) == NULL)
 		return NULL;
 	return at + strlen(needle);
+}
+
+const char *
+h_peer_text(struct harness *h, int i)
+{
+	const char *t = h_peer_conn(h, i)->text.p;
+
+	return t != NULL ? t : "";
+}
+
+const char *
+h_peer_tls_text(struct harness *h, int i)
+{
+	const struct h_conn *c = h_peer_conn(h, i);
+
+	if (!c->tls)
+		fail_msg("the peer's connection %d never went TLS", i);
+	return c->text.p + c->tls_at;
+}
+
+/* -------------------------------------------------------- conveniences */
+
+const char *
+h_greeted(struct harness *h, const char *greeting)
+{
+	return h_greeted_port(h, 0, greeting);
+}
+
+const char *
+h_greeted_port(struct harness *h, int port, const char *greeting)
+{
+	const char *l;
+
+	h_connect_port(h, port != 0 ? port : h->listen_port);
+	l = h_line(h, WAIT_MS);
+	if (l == NULL)
+		fail_msg("no greeting from tlshim");
+	if (strncmp(l, greeting, strlen(greeting)) != 0) {
+		/* Most likely a refusal: the record says why. */
+		const struct outcome *o = outcome_wait(h, 0, WAIT_MS);
+
+		fail_msg("client got \"%s\" instead of a greeting \"%s\"; "
+		    "result=%s reason=%s", l, greeting,
+		    o != NULL ? result_name(o->result) : "(none)",
+		    o != NULL ? o->reason : "(none)");
+	}
+	return l;
+}
+
+void
+h_quit(struct harness *h, const char *cmd, const char *reply)
+{
+	char line[1024];
+	const char *r = reply, *crlf;
+
+	h_send(h, cmd);
+	while (*r != '\0') {
+		size_t n = (crlf = strstr(r, "\r\n")) != NULL ?
+		    (size_t)(crlf - r) + 2 : strlen(r);
+
+		if (n >= sizeof(line))
+			fail_msg("h_quit: reply line too long");
+		memcpy(line, r, n);
+		line[n] = '\0';
+		h_expect(h, line);
+		r += n;
+	}
+	if (!h_eof(h, 5000))
+		fail_msg("tlshim did not close after %.*s",
+		    (int)strcspn(cmd, "\r\n"), cmd);
+	h_close(h);
+}
+
+/* refusal - connect to port (0: the service's) and read all until EOF,
+ * which must start with prefix */
+static const char *
+refusal(struct harness *h, int port, const char *prefix)
+{
+	const char *all;
+
+	h_connect_port(h, port != 0 ? port : h->listen_port);
+	all = h_read_all(h, WAIT_MS, NULL);
+	h_assert_prefix(all, prefix);
+	return all;
+}
+
+const char *
+h_refused(struct harness *h, const char *prefix)
+{
+	const char *all = refusal(h, 0, prefix);
+
+	if (strstr(all, "\r\n") != all + strlen(all) - 2)
+		fail_msg("more than one line: \"%s\"", all);
+	return all;
+}
+
+void
+h_refused_port(struct harness *h, int port, const char *prefix)
+{
+	refusal(h, port, prefix);
+	h_close(h);
+}
+
+const struct outcome *
+h_result(struct harness *h, enum result r)
+{
+	const struct outcome *o = h_outcome(h, WAIT_MS);
+
+	h_assert_result(o, r);
+	return o;
+}
+
+const struct outcome *
+h_finish(struct harness *h, enum result r)
+{
+	const struct outcome *o = h_result(h, r);
+
+	h_assert_peer_ok(h);
+	return o;
+}
+
+void
+h_assert_no_tls(const struct outcome *o)
+{
+	assert_int_equal(o->auth, AUTH_NONE);
+	assert_string_equal(o->tls_version, "");
+	assert_string_equal(o->cipher, "");
+	assert_string_equal(o->cert_sha256, "");
+}
+
+void
+h_assert_peer_nothing_after(struct harness *h, const char *needle)
+{
+	const struct h_conn *c = h_peer_conn(h, 0);
+	const char *rest = h_peer_after(h, 0, needle);
+
+	if (rest == NULL)
+		fail_msg("peer never got \"%s\"", needle);
+	if (*rest != '\0')
+		fail_msg("peer got \"%s\" after \"%s\"", rest, needle);
+	if (c->raw.p != NULL && memchr(c->raw.p, 0x16, c->raw.len) != NULL)
+		fail_msg("peer got a TLS handshake record");
 }
 
 /* ------------------------------------------------------------ fixture */

@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <gnutls/x509.h>
+
 #include "shim/result.h"
 
 /* Certificates the peer can present; all made in-process at start. */
@@ -90,6 +92,30 @@ struct h_step {
 #define P_EXPECT_CMD(s)		{ H_EXPECT_CMD, (s), sizeof(s) - 1, 0 }
 #define P_NEW_TICKET_KEY()	{ H_NEW_TICKET_KEY, NULL, 0, 0 }
 #define P_END			{ H_END, NULL, 0, 0 }
+
+/*
+ * SMTP, the protocol of a service unless svc names another: the server's
+ * usual lines in a script, and what tlshim tells the legacy client.
+ */
+#define P_SMTP_GREET		P_SEND("220 mx.test ESMTP ready\r\n")
+#define P_SMTP_EHLO		P_EXPECT("EHLO shim.test\r\n")
+#define P_SMTP_ASK_TLS		P_EXPECT("STARTTLS\r\n")
+#define P_SMTP_GO_TLS		P_SEND("220 2.0.0 Ready to start TLS\r\n")
+/* Up to the handshake with cert; reply (a literal) answers tlshim's EHLO
+ * and offers STARTTLS.  P_SMTP_TO_TLS offers nothing else. */
+#define P_SMTP_TO_TLS_EHLO(reply, cert)					\
+	P_SMTP_GREET, P_SMTP_EHLO, P_SEND(reply), P_SMTP_ASK_TLS,	\
+	P_SMTP_GO_TLS, P_TLS(cert)
+#define P_SMTP_TO_TLS(cert)						\
+	P_SMTP_TO_TLS_EHLO("250-mx.test\r\n250 STARTTLS\r\n", cert)
+/* The client's QUIT relayed, and the end. */
+#define P_SMTP_QUIT		P_EXPECT("QUIT\r\n"), P_SEND(H_SMTP_BYE), \
+				P_CLOSE()
+/* A session refused after the handshake: tlshim's QUIT, then EOF. */
+#define P_SMTP_REFUSED		P_EXPECT("QUIT\r\n"), P_DRAIN()
+#define H_SMTP_BYE		"221 2.0.0 Bye\r\n"
+#define H_SMTP_GREETING		"220 shim.test ESMTP"	/* tlshim's own */
+#define H_SMTP_REFUSED		"421 4.7.0 "		/* and its refusal */
 
 /* A growing byte buffer, NUL-terminated for convenience. */
 struct h_buf {
@@ -181,9 +207,52 @@ const struct h_conn *h_peer_conn(struct harness *, int i);
 int		 h_peer_nconn(struct harness *);
 /* h_peer_after - plaintext the peer got on conn i after needle, or NULL */
 const char	*h_peer_after(struct harness *, int i, const char *needle);
+/* h_peer_text - what the peer got on conn i, in the clear or decrypted;
+ * "" when nothing */
+const char	*h_peer_text(struct harness *, int i);
+/* h_peer_tls_text - what the peer got inside TLS on conn i; fails if that
+ * connection never went TLS */
+const char	*h_peer_tls_text(struct harness *, int i);
+
+/*
+ * The moves most session tests make, so that each protocol's tests need
+ * no copies of their own.  What differs between protocols (greetings,
+ * replies, refusals) is a parameter.  A greeting, a refusal or a session
+ * record is waited for up to 10 s.
+ */
+/* h_greeted - connect; the first line from tlshim, sent once its
+ * negotiation upstream is over, must start with greeting: returns it */
+const char	*h_greeted(struct harness *, const char *greeting);
+/* h_greeted_port - the same on port (0: the service's) */
+const char	*h_greeted_port(struct harness *, int port,
+		    const char *greeting);
+/* h_quit - send cmd; reply must come back (whole lines; the last may be
+ * a prefix), then EOF; the client closes too */
+void		 h_quit(struct harness *, const char *cmd, const char *reply);
+/* h_refused - connect and read until tlshim closes: one line that starts
+ * with prefix (the refusal in the protocol's words) and nothing else, no
+ * greeting of tlshim's, nothing of the server's; returns it */
+const char	*h_refused(struct harness *, const char *prefix);
+/* h_refused_port - connect to port (0: the service's), read until tlshim
+ * closes, and close: what came must start with prefix, in any number of
+ * lines */
+void		 h_refused_port(struct harness *, int port, const char *prefix);
+/* h_result - the first session's record: its result must be r */
+const struct outcome *h_result(struct harness *, enum result r);
+/* h_finish - the same, and the peer's script must have held */
+const struct outcome *h_finish(struct harness *, enum result r);
+/* h_assert_no_tls - a plaintext or failed record names no TLS details */
+void		 h_assert_no_tls(const struct outcome *);
+/* h_assert_peer_nothing_after - conn 0 got no byte after needle, and
+ * never anything that looks like a TLS record */
+void		 h_assert_peer_nothing_after(struct harness *,
+		    const char *needle);
 
 /* h_cert_sha256 - hex SHA-256 of the leaf the peer sends for a cert */
 const char	*h_cert_sha256(enum h_cert);
+/* h_make_key - a fresh P-256 key (fast to make, unlike RSA), for tests
+ * that make certificates of their own; after h_main_init */
+gnutls_x509_privkey_t h_make_key(void);
 
 /* h_assert_peer_ok - the script finished and every step held */
 #define h_assert_peer_ok(h) do {					\

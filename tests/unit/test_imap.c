@@ -31,44 +31,10 @@
 			P_SEND("* CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN " \
 			    "COMPRESS=DEFLATE IDLE\r\n$T OK done.\r\n")
 #define TLS_UP		GREET_TLS, ASK_TLS, GO_TLS, P_TLS(H_CERT_GOOD), CAPA_TLS
-#define BYE		P_EXPECT("z LOGOUT\r\n"), \
-			P_SEND("* BYE Logging out\r\nz OK Logout completed.\r\n"), \
-			P_CLOSE()
-
-static const struct outcome *
-finish(struct harness *h, enum result r)
-{
-	const struct outcome *o = h_outcome(h, WAIT);
-
-	h_assert_result(o, r);
-	h_assert_peer_ok(h);
-	return o;
-}
-
-static void
-logout(struct harness *h)
-{
-	h_send(h, "z LOGOUT\r\n");
-	h_expect(h, "* BYE Logging out\r\n");
-	h_expect(h, "z OK Logout completed.\r\n");
-	if (!h_eof(h, 5000))
-		fail_msg("no EOF after LOGOUT");
-	h_close(h);
-}
-
-/* refused - the client gets one "* BYE [UNAVAILABLE] tlshim: " line */
-static const char *
-refused(struct harness *h)
-{
-	const char *all;
-
-	h_connect(h);
-	all = h_read_all(h, WAIT, NULL);
-	h_assert_prefix(all, "* BYE [UNAVAILABLE] tlshim: ");
-	if (strstr(all, "\r\n") != all + strlen(all) - 2)
-		fail_msg("more than one line: \"%s\"", all);
-	return all;
-}
+#define LOGGED_OUT	"* BYE Logging out\r\nz OK Logout completed.\r\n"
+#define BYE		P_EXPECT("z LOGOUT\r\n"), P_SEND(LOGGED_OUT), P_CLOSE()
+/* tlshim's refusal, in IMAP's words */
+#define REFUSED		"* BYE [UNAVAILABLE] tlshim: "
 
 /* The whole good path: STARTTLS, a fresh CAPABILITY inside TLS, tlshim's
  * greeting from it (no STARTTLS, LOGINDISABLED or COMPRESS), then LOGIN
@@ -90,8 +56,7 @@ starttls_verify(void **state)
 	const struct outcome *o;
 
 	h_start(h, IMAP "security = verify\n", script);
-	h_connect(h);
-	h_expect(h, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN IDLE] "
+	h_greeted(h, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN IDLE] "
 	    "tlshim ready\r\n");
 	h_send(h, "a1 LOGIN alice secret\r\n");
 	h_expect(h, "a1 OK Logged in\r\n");
@@ -101,8 +66,8 @@ starttls_verify(void **state)
 	h_expect(h, "b LOGIN x y\r\n");
 	h_expect(h, "* CAPABIL)\r\n");
 	h_expect(h, "a2 OK Fetch completed.\r\n");
-	logout(h);
-	o = finish(h, RES_TLS);
+	h_quit(h, "z LOGOUT\r\n", LOGGED_OUT);
+	o = h_finish(h, RES_TLS);
 	assert_int_equal(o->auth, AUTH_PKIX);
 	assert_true(o->starttls_offered);
 	h_assert_prefix(o->tls_version, "TLS1.");
@@ -137,10 +102,9 @@ greeting_without_starttls_asks(void **state)
 	};
 
 	h_start(h, IMAP "security = verify\n", script);
-	h_connect(h);
-	h_expect(h, "* OK [CAPABILITY ");
-	logout(h);
-	finish(h, RES_TLS);
+	h_greeted(h, "* OK [CAPABILITY ");
+	h_quit(h, "z LOGOUT\r\n", LOGGED_OUT);
+	h_finish(h, RES_TLS);
 }
 
 /* No STARTTLS: encrypt (the default) refuses in IMAP's words. */
@@ -158,9 +122,9 @@ no_starttls_default_refused(void **state)
 	const char *got;
 
 	h_start(h, IMAP, script);
-	got = refused(h);
+	got = h_refused(h, REFUSED);
 	h_assert_has(got, "STARTTLS not offered");
-	o = finish(h, RES_REFUSED);
+	o = h_finish(h, RES_REFUSED);
 	h_assert_has(o->reason, "security = encrypt requires TLS");
 	assert_false(o->starttls_offered);
 }
@@ -185,8 +149,7 @@ no_starttls_may_plaintext(void **state)
 	const struct outcome *o;
 
 	h_start(h, IMAP "security = may\n", script);
-	h_connect(h);
-	h_expect(h, "* OK [CAPABILITY IMAP4rev1 IDLE LOGINDISABLED] tlshim "
+	h_greeted(h, "* OK [CAPABILITY IMAP4rev1 IDLE LOGINDISABLED] tlshim "
 	    "ready\r\n");
 	h_send(h, "a1 LOGIN alice secret\r\n");
 	h_expect(h, "a1 NO [PRIVACYREQUIRED] tlshim: ");
@@ -202,8 +165,8 @@ no_starttls_may_plaintext(void **state)
 	h_expect(h, "a5 OK done\r\n");
 	h_send(h, "a6 STARTTLS\r\n");
 	h_expect(h, "a6 NO tlshim: ");
-	logout(h);
-	o = finish(h, RES_PLAINTEXT);
+	h_quit(h, "z LOGOUT\r\n", LOGGED_OUT);
+	o = h_finish(h, RES_PLAINTEXT);
 	h_assert_has(o->reason, "STARTTLS not offered by server");
 	h_assert_has(o->reason, "refused LOGIN");
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "secret");
@@ -228,8 +191,7 @@ eager_credentials_stay_home(void **state)
 	};
 
 	h_start(h, IMAP "security = may\n", script);
-	h_connect(h);
-	h_expect(h, "* OK [CAPABILITY ");
+	h_greeted(h, "* OK [CAPABILITY ");
 	h_send(h, "a1 LOGIN alice {6}\r\nsecret\r\n");
 	h_expect(h, "a1 NO [PRIVACYREQUIRED] ");
 	h_expect(h, "* BAD tlshim: ");
@@ -241,8 +203,8 @@ eager_credentials_stay_home(void **state)
 	h_send(h, "a4 ID NIL\r\n");
 	h_expect(h, "* ID NIL\r\n");
 	h_expect(h, "a4 OK ID\r\n");
-	logout(h);
-	finish(h, RES_PLAINTEXT);
+	h_quit(h, "z LOGOUT\r\n", LOGGED_OUT);
+	h_finish(h, RES_PLAINTEXT);
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "secret");
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "AGFsaWNl");
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "SELECT");
@@ -263,12 +225,11 @@ cleartext_auth_yes(void **state)
 	};
 
 	h_start(h, IMAP "security = may\ncleartext_auth = yes\n", script);
-	h_connect(h);
-	h_expect(h, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] tlshim ready\r\n");
+	h_greeted(h, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] tlshim ready\r\n");
 	h_send(h, "a1 LOGIN alice secret\r\n");
 	h_expect(h, "a1 OK Logged in\r\n");
-	logout(h);
-	finish(h, RES_PLAINTEXT);
+	h_quit(h, "z LOGOUT\r\n", LOGGED_OUT);
+	h_finish(h, RES_PLAINTEXT);
 }
 
 static void
@@ -284,15 +245,13 @@ starttls_refused(struct harness *h, const char *level, const char *answer,
 	snprintf(svc, sizeof(svc), IMAP "security = %s\n", level);
 	h_start(h, svc, script);
 	if (r == RES_REFUSED) {
-		refused(h);
+		h_refused(h, REFUSED);
 	} else {
-		h_connect(h);
-		h_expect(h, "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] tlshim "
+		h_greeted(h, "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] tlshim "
 		    "ready\r\n");
 		h_close(h);
 	}
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, r);
+	o = h_result(h, r);
 	h_assert_has(o->reason, "server refused STARTTLS");
 	assert_true(o->starttls_offered);
 }
@@ -323,9 +282,8 @@ failed_neg(struct harness *h, const struct h_step *script, enum result r,
 	const struct outcome *o;
 
 	h_start(h, IMAP "security = may\n", script);
-	refused(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, r);
+	h_refused(h, REFUSED);
+	o = h_result(h, r);
 	h_assert_has(o->reason, why);
 }
 
@@ -388,12 +346,11 @@ untagged_before_ok_dropped(void **state)
 	const char *greet;
 
 	h_start(h, IMAP "security = verify\n", script);
-	h_connect(h);
-	greet = h_expect(h, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN "
+	greet = h_greeted(h, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN "
 	    "IDLE] tlshim ready\r\n");
 	h_assert_not_has(greet, "EVIL");
-	logout(h);
-	finish(h, RES_TLS);
+	h_quit(h, "z LOGOUT\r\n", LOGGED_OUT);
+	h_finish(h, RES_TLS);
 }
 
 /* IC-01: PREAUTH in plaintext cannot be upgraded.  encrypt refuses... */
@@ -408,9 +365,8 @@ preauth_refused(void **state)
 	const struct outcome *o;
 
 	h_start(h, IMAP, script);
-	refused(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_REFUSED);
+	h_refused(h, REFUSED);
+	o = h_result(h, RES_REFUSED);
 	h_assert_has(o->reason, "PREAUTH");
 }
 
@@ -426,11 +382,10 @@ preauth_may_plaintext(void **state)
 	const struct outcome *o;
 
 	h_start(h, IMAP "security = may\n", script);
-	h_connect(h);
-	h_expect(h, "* PREAUTH [CAPABILITY IMAP4rev1 LOGINDISABLED] tlshim: "
+	h_greeted(h, "* PREAUTH [CAPABILITY IMAP4rev1 LOGINDISABLED] tlshim: "
 	    "preauthenticated by the server, relayed in plaintext\r\n");
-	logout(h);
-	o = finish(h, RES_PLAINTEXT);
+	h_quit(h, "z LOGOUT\r\n", LOGGED_OUT);
+	o = h_finish(h, RES_PLAINTEXT);
 	h_assert_has(o->reason, "PREAUTH");
 }
 
@@ -481,11 +436,10 @@ huge_literal_in_relay(void **state)
 	const struct outcome *o;
 
 	h_start(h, IMAP "security = verify\n", script);
-	h_connect(h);
-	h_expect(h, "* OK [CAPABILITY ");
+	h_greeted(h, "* OK [CAPABILITY ");
 	h_send(h, "a1 FETCH 1 BODY[]\r\n");
 	(void)h_read_all(h, WAIT, NULL);
-	o = finish(h, RES_TLS);
+	o = h_finish(h, RES_TLS);
 	h_assert_has(o->reason, "oversized literal");
 }
 
@@ -501,16 +455,15 @@ client_starttls_and_compress(void **state)
 	};
 
 	h_start(h, IMAP "security = verify\n", script);
-	h_connect(h);
-	h_expect(h, "* OK [CAPABILITY ");
+	h_greeted(h, "* OK [CAPABILITY ");
 	h_send(h, "a1 STARTTLS\r\n");
 	h_expect(h, "a1 BAD tlshim: ");
 	h_send(h, "a2 COMPRESS DEFLATE\r\n");
 	h_expect(h, "a2 NO tlshim: ");
 	h_send(h, "a3 NOOP\r\n");
 	h_expect(h, "a3 OK done\r\n");
-	logout(h);
-	finish(h, RES_TLS);
+	h_quit(h, "z LOGOUT\r\n", LOGGED_OUT);
+	h_finish(h, RES_TLS);
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "COMPRESS DEFLATE");
 }
 
@@ -531,14 +484,13 @@ append_literal(void **state)
 	};
 
 	h_start(h, IMAP "security = verify\n", script);
-	h_connect(h);
-	h_expect(h, "* OK [CAPABILITY ");
+	h_greeted(h, "* OK [CAPABILITY ");
 	h_send(h, "a1 APPEND INBOX {26}\r\n");
 	h_expect(h, "+ Ready for literal data\r\n");
 	h_send(h, "a9 STARTTLS\r\nb9 COMPRESS\r\n\r\n");
 	h_expect(h, "a1 OK Append completed.\r\n");
-	logout(h);
-	finish(h, RES_TLS);
+	h_quit(h, "z LOGOUT\r\n", LOGGED_OUT);
+	h_finish(h, RES_TLS);
 }
 
 /* Implicit TLS (993): the greeting comes inside TLS. */
@@ -554,10 +506,9 @@ implicit_tls(void **state)
 	const struct outcome *o;
 
 	h_start(h, IMAP "tls = implicit\nsecurity = verify\n", script);
-	h_connect(h);
-	h_expect(h, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] tlshim ready\r\n");
-	logout(h);
-	o = finish(h, RES_TLS);
+	h_greeted(h, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] tlshim ready\r\n");
+	h_quit(h, "z LOGOUT\r\n", LOGGED_OUT);
+	o = h_finish(h, RES_TLS);
 	assert_int_equal(o->auth, AUTH_PKIX);
 }
 

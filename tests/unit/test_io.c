@@ -24,19 +24,6 @@
 #include "shim/result.h"
 #include "tests/unit/harness.h"
 
-#define WAIT	10000		/* ms for a session record */
-
-#define TLS_UP \
-	P_SEND("220 mx.test ESMTP\r\n"), \
-	P_EXPECT("EHLO shim.test\r\n"), \
-	P_SEND("250-mx.test\r\n250 STARTTLS\r\n"), \
-	P_EXPECT("STARTTLS\r\n"), \
-	P_SEND("220 2.0.0 go ahead\r\n"), \
-	P_TLS(H_CERT_GOOD)
-#define PLAIN_UP	P_SEND("220 mx.test ESMTP\r\n")
-#define PEER_QUIT	P_EXPECT("QUIT\r\n"), P_SEND("221 2.0.0 Bye\r\n"), \
-			P_CLOSE()
-
 /* body - lines of every length from 1 to 997 bytes, then the end of
  * data: record boundaries and read boundaries fall anywhere */
 static char *
@@ -67,41 +54,35 @@ message(struct harness *h, bool tls, size_t lines, int peer_sleep_ms)
 	size_t n;
 	char *b = body(lines, &n);
 	const struct h_step script[] = {
-		TLS_UP,
+		P_SMTP_TO_TLS(H_CERT_GOOD),
 		P_EXPECT("DATA\r\n"), P_SEND("354 go\r\n"),
 		P_SLEEP(peer_sleep_ms),
 		{ H_EXPECT_DATA, b, n, 0 },
 		P_SEND("250 2.0.0 queued\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 	const struct h_step plain[] = {
-		PLAIN_UP,
+		P_SMTP_GREET,
 		P_EXPECT("DATA\r\n"), P_SEND("354 go\r\n"),
 		P_SLEEP(peer_sleep_ms),
 		{ H_EXPECT_DATA, b, n, 0 },
 		P_SEND("250 2.0.0 queued\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 	const struct outcome *o;
 
 	h_start(h, tls ? "security = verify\n" : "security = none\n",
 	    tls ? script : plain);
 	free(b);
-	h_connect(h);
-	h_expect(h, "220 shim.test ESMTP");
+	h_greeted(h, H_SMTP_GREETING);
 	h_send(h, "DATA\r\n");
 	h_expect(h, "354 go");
 	b = body(lines, &n);
 	h_sendn(h, b, n);
 	free(b);
 	h_expect(h, "250 2.0.0 queued\r\n");
-	h_send(h, "QUIT\r\n");
-	h_expect(h, "221 2.0.0 Bye\r\n");
-	if (!h_eof(h, 5000))
-		fail_msg("no EOF after QUIT");
-	h_close(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, tls ? RES_TLS : RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	o = h_result(h, tls ? RES_TLS : RES_PLAINTEXT);
 	assert_int_equal(o->bytes_out, strlen("DATA\r\nQUIT\r\n") + n);
 	h_assert_peer_ok(h);
 }
@@ -137,17 +118,16 @@ tls_replies_in_one_read(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TLS_UP,
+		P_SMTP_TO_TLS(H_CERT_GOOD),
 		P_EXPECT("NOOP\r\n"),
 		P_SEND("250-one\r\n"), P_SEND("250-two\r\n"),
 		P_SEND("250-three\r\n"), P_SEND("250 four\r\n"),
 		P_EXPECT("NOOP\r\n"), P_SEND("250 five\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, "security = verify\n", script);
-	h_connect(h);
-	h_expect(h, "220 shim.test ESMTP");
+	h_greeted(h, H_SMTP_GREETING);
 	/* The peer sends the four lines as four records, back to back. */
 	h_send(h, "NOOP\r\n");
 	h_expect(h, "250-one\r\n");
@@ -156,12 +136,8 @@ tls_replies_in_one_read(void **state)
 	h_expect(h, "250 four\r\n");
 	h_send(h, "NOOP\r\n");
 	h_expect(h, "250 five\r\n");
-	h_send(h, "QUIT\r\n");
-	h_expect(h, "221 2.0.0 Bye\r\n");
-	assert_true(h_eof(h, 5000));
-	h_close(h);
-	h_assert_result(h_outcome(h, WAIT), RES_TLS);
-	h_assert_peer_ok(h);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_TLS);
 }
 
 int

@@ -56,33 +56,14 @@
 #define PLAIN_UP	GREET, ASK_CAPA, NO_OFFER
 #define PLAIN_SVC	POP3 "security = may\n"
 
-#define PEER_QUIT	P_EXPECT("QUIT\r\n"), \
-			P_SEND("+OK mx.test signing off\r\n"), P_CLOSE()
+#define SIGN_OFF	"+OK mx.test signing off\r\n"
+#define PEER_QUIT	P_EXPECT("QUIT\r\n"), P_SEND(SIGN_OFF), P_CLOSE()
+
+/* tlshim's own greeting, nothing of the server's, and its refusal */
+#define GREETING	"+OK tlshim ready\r\n"
+#define REFUSED		"-ERR [SYS/TEMP] tlshim: "
 
 /* ---------------------------------------------------------- helpers */
-
-/* greeted - connect; tlshim's own greeting, nothing of the server's */
-static void
-greeted(struct harness *h)
-{
-	const char *l;
-
-	h_connect(h);
-	l = h_line(h, WAIT);
-	if (l == NULL)
-		fail_msg("no greeting from tlshim");
-	assert_string_equal(l, "+OK tlshim ready\r\n");
-}
-
-static void
-client_quit(struct harness *h)
-{
-	h_send(h, "QUIT\r\n");
-	h_expect(h, "+OK mx.test signing off\r\n");
-	if (!h_eof(h, 5000))
-		fail_msg("tlshim did not close after QUIT");
-	h_close(h);
-}
 
 /* multi - a multi-line response, status line to ".\r\n", into buf */
 static const char *
@@ -116,77 +97,6 @@ expect_multi(struct harness *h, const char *want)
 	char buf[8192];
 
 	assert_string_equal(multi(h, buf, sizeof(buf)), want);
-}
-
-/* client_refused - one "-ERR [SYS/TEMP] tlshim: " line and EOF, nothing
- * else: no greeting of tlshim's, nothing of the server's */
-static const char *
-client_refused(struct harness *h)
-{
-	const char *all;
-
-	h_connect(h);
-	all = h_read_all(h, WAIT, NULL);
-	h_assert_prefix(all, "-ERR [SYS/TEMP] tlshim: ");
-	if (strstr(all, "\r\n") != all + strlen(all) - 2)
-		fail_msg("more than one line: \"%s\"", all);
-	return all;
-}
-
-static void
-assert_no_tls_details(const struct outcome *o)
-{
-	assert_int_equal(o->auth, AUTH_NONE);
-	assert_string_equal(o->tls_version, "");
-	assert_string_equal(o->cipher, "");
-	assert_string_equal(o->cert_sha256, "");
-}
-
-/* peer_text - what the peer got on its first connection, in the clear
- * or decrypted */
-static const char *
-peer_text(struct harness *h)
-{
-	const char *t = h_peer_conn(h, 0)->text.p;
-
-	return t != NULL ? t : "";
-}
-
-/* tls_text - what the peer got inside TLS on its first connection */
-static const char *
-tls_text(struct harness *h)
-{
-	const struct h_conn *c = h_peer_conn(h, 0);
-
-	if (!c->tls)
-		fail_msg("the peer's connection never went TLS");
-	return c->text.p + c->tls_at;
-}
-
-/* peer_got_nothing_after - conn 0 got no byte after needle, and never
- * anything that looks like a TLS record */
-static void
-peer_got_nothing_after(struct harness *h, const char *needle)
-{
-	const struct h_conn *c = h_peer_conn(h, 0);
-	const char *rest = h_peer_after(h, 0, needle);
-
-	if (rest == NULL)
-		fail_msg("peer never got \"%s\"", needle);
-	if (*rest != '\0')
-		fail_msg("peer got \"%s\" after \"%s\"", rest, needle);
-	if (c->raw.p != NULL && memchr(c->raw.p, 0x16, c->raw.len) != NULL)
-		fail_msg("peer got a TLS handshake record");
-}
-
-static const struct outcome *
-finish(struct harness *h, enum result r)
-{
-	const struct outcome *o = h_outcome(h, WAIT);
-
-	h_assert_result(o, r);
-	h_assert_peer_ok(h);
-	return o;
 }
 
 /* ------------------------------------------------- STLS, full session */
@@ -224,7 +134,7 @@ stls_verify_full_session(void **state)
 	const struct h_conn *c;
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "USER alice\r\n");
 	h_expect(h, "+OK alice\r\n");
 	h_send(h, "PASS secret\r\n");
@@ -236,8 +146,8 @@ stls_verify_full_session(void **state)
 	/* Back to commands: STLS is answered here again. */
 	h_send(h, "STLS\r\n");
 	h_expect(h, "-ERR tlshim: STLS is not available");
-	client_quit(h);
-	o = finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	o = h_finish(h, RES_TLS);
 	assert_int_equal(o->auth, AUTH_PKIX);
 	assert_true(o->starttls_offered);
 	assert_string_equal(o->reason, "");
@@ -248,7 +158,7 @@ stls_verify_full_session(void **state)
 	c = h_peer_conn(h, 0);
 	assert_int_equal((int)c->tls_at, (int)strlen("CAPA\r\nSTLS\r\n"));
 	assert_memory_equal(c->text.p, "CAPA\r\nSTLS\r\n", c->tls_at);
-	assert_string_equal(tls_text(h), "CAPA\r\nUSER alice\r\n"
+	assert_string_equal(h_peer_tls_text(h, 0), "CAPA\r\nUSER alice\r\n"
 	    "PASS secret\r\nSTAT\r\nRETR 1\r\nQUIT\r\n");
 	h_assert_not_has(c->raw.p, "alice");
 }
@@ -267,12 +177,12 @@ capa_in_tls_filtered(void **state)
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "CAPA\r\n");
 	expect_multi(h, "+OK\r\nTOP\r\nUSER\r\nSASL SCRAM-SHA-256\r\n"
 	    "STLSX\r\nPIPELINING\r\n.\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	h_finish(h, RES_TLS);
 }
 
 /* The client's STLS is answered here, never sent on. */
@@ -286,7 +196,7 @@ client_stls_answered_locally(void **state)
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "STLS\r\n");
 	h_expect(h, "-ERR tlshim: STLS is not available on this connection, "
 	    "the upstream connection is already TLS\r\n");
@@ -294,9 +204,9 @@ client_stls_answered_locally(void **state)
 	h_expect(h, "-ERR tlshim: STLS");
 	h_send(h, "NOOP\r\n");
 	h_expect(h, "+OK\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
-	assert_string_equal(tls_text(h), "CAPA\r\nNOOP\r\nQUIT\r\n");
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	h_finish(h, RES_TLS);
+	assert_string_equal(h_peer_tls_text(h, 0), "CAPA\r\nNOOP\r\nQUIT\r\n");
 }
 
 /* ------------------------------------------------------ STLS missing */
@@ -316,7 +226,7 @@ stls_missing_may_plaintext(void **state)
 	const struct outcome *o;
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "CAPA\r\n");
 	expect_multi(h, "+OK\r\nTOP\r\nRESP-CODES\r\nUSERX\r\nUIDL\r\n.\r\n");
 	h_send(h, "USER alice\r\n");
@@ -336,14 +246,14 @@ stls_missing_may_plaintext(void **state)
 	h_send(h, "STLS\r\n");
 	h_expect(h, "-ERR tlshim: STLS is not available on this connection"
 	    "\r\n");
-	client_quit(h);
-	o = finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	o = h_finish(h, RES_PLAINTEXT);
 	assert_false(o->starttls_offered);
-	assert_no_tls_details(o);
+	h_assert_no_tls(o);
 	/* Every cause, once, in order. */
 	assert_string_equal(o->reason, "STLS not offered by server; refused "
 	    "credentials: the upstream connection is not TLS");
-	assert_string_equal(peer_text(h), "CAPA\r\nCAPA\r\nQUIT\r\n");
+	assert_string_equal(h_peer_text(h, 0), "CAPA\r\nCAPA\r\nQUIT\r\n");
 }
 
 static void
@@ -357,13 +267,13 @@ stls_missing_encrypt_refused(void **state)
 	const char *got;
 
 	h_start(h, POP3 "security = encrypt\n", script);
-	got = client_refused(h);
+	got = h_refused(h, REFUSED);
 	assert_string_equal(got, "-ERR [SYS/TEMP] tlshim: STLS not offered "
 	    "by server; security = encrypt requires TLS\r\n");
-	o = finish(h, RES_REFUSED);
+	o = h_finish(h, RES_REFUSED);
 	assert_false(o->starttls_offered);
-	assert_no_tls_details(o);
-	peer_got_nothing_after(h, "CAPA\r\nQUIT\r\n");
+	h_assert_no_tls(o);
+	h_assert_peer_nothing_after(h, "CAPA\r\nQUIT\r\n");
 }
 
 /* The default level of protocol = pop3 is encrypt (RFC 8314 5.2): no
@@ -389,8 +299,8 @@ default_level_is_encrypt(void **state)
 	conf_unref(c);
 
 	h_start(h, POP3, script);
-	h_assert_has(client_refused(h), "security = encrypt requires TLS");
-	o = finish(h, RES_REFUSED);
+	h_assert_has(h_refused(h, REFUSED), "security = encrypt requires TLS");
+	o = h_finish(h, RES_REFUSED);
 	h_assert_has(o->reason, "STLS not offered by server");
 }
 
@@ -424,8 +334,8 @@ stls_lookalike_not_offered(void **state)
 	const struct outcome *o;
 
 	h_start(h, POP3 "security = encrypt\n", script);
-	client_refused(h);
-	o = finish(h, RES_REFUSED);
+	h_refused(h, REFUSED);
+	o = h_finish(h, RES_REFUSED);
 	assert_false(o->starttls_offered);
 	h_assert_has(o->reason, "STLS not offered");
 }
@@ -443,9 +353,9 @@ stls_keyword_case_insensitive(void **state)
 	const struct outcome *o;
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
-	client_quit(h);
-	o = finish(h, RES_TLS);
+	h_greeted(h, GREETING);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	o = h_finish(h, RES_TLS);
 	assert_true(o->starttls_offered);
 }
 
@@ -464,13 +374,13 @@ stls_refused_encrypt(void **state)
 	const struct outcome *o;
 
 	h_start(h, POP3 "security = encrypt\n", script);
-	h_assert_has(client_refused(h), "server refused STLS: STARTTLS not "
+	h_assert_has(h_refused(h, REFUSED), "server refused STLS: STARTTLS not "
 	    "supported.");
-	o = finish(h, RES_REFUSED);
+	o = h_finish(h, RES_REFUSED);
 	assert_true(o->starttls_offered);
 	assert_string_equal(o->reason, "server refused STLS: STARTTLS not "
 	    "supported.; security = encrypt requires TLS");
-	assert_no_tls_details(o);
+	h_assert_no_tls(o);
 }
 
 /* ... and under may: plaintext, with the refusal on record. */
@@ -487,13 +397,13 @@ stls_refused_may_plaintext(void **state)
 	const struct outcome *o;
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "CAPA\r\n");
 	h_expect(h, "+OK\r\n");
 	h_expect(h, "TOP\r\n");
 	h_expect(h, ".\r\n");
-	client_quit(h);
-	o = finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	o = h_finish(h, RES_PLAINTEXT);
 	assert_true(o->starttls_offered);
 	assert_string_equal(o->reason, "server refused STLS: [IN-USE] not now");
 }
@@ -510,8 +420,8 @@ stls_nonsense_failed(void **state)
 	const struct outcome *o;
 
 	h_start(h, PLAIN_SVC, script);
-	client_refused(h);
-	o = finish(h, RES_FAILED);
+	h_refused(h, REFUSED);
+	o = h_finish(h, RES_FAILED);
 	h_assert_has(o->reason, "unexpected response to STLS");
 }
 
@@ -527,12 +437,12 @@ no_capa_encrypt_refused(void **state)
 	const struct outcome *o;
 
 	h_start(h, POP3 "security = encrypt\n", script);
-	h_assert_has(client_refused(h), "no CAPA");
-	o = finish(h, RES_REFUSED);
+	h_assert_has(h_refused(h, REFUSED), "no CAPA");
+	o = h_finish(h, RES_REFUSED);
 	assert_string_equal(o->reason, "server has no CAPA (-ERR unknown "
 	    "command), so STLS cannot be discovered; security = encrypt "
 	    "requires TLS");
-	peer_got_nothing_after(h, "CAPA\r\nQUIT\r\n");
+	h_assert_peer_nothing_after(h, "CAPA\r\nQUIT\r\n");
 }
 
 static void
@@ -546,11 +456,11 @@ no_capa_may_plaintext(void **state)
 	const struct outcome *o;
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "STAT\r\n");
 	h_expect(h, "-ERR [AUTH] ");
-	client_quit(h);
-	o = finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	o = h_finish(h, RES_PLAINTEXT);
 	h_assert_has(o->reason, "server has no CAPA");
 }
 
@@ -567,9 +477,9 @@ no_capa_in_tls_ready(void **state)
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
-	client_quit(h);
-	finish(h, RES_TLS);
+	h_greeted(h, GREETING);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	h_finish(h, RES_TLS);
 }
 
 /* A capability list is bounded. */
@@ -593,9 +503,8 @@ too_many_capa_lines(void **state)
 		h_start(h, PLAIN_SVC, script);
 	}
 	free(many);
-	client_refused(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_FAILED);
+	h_refused(h, REFUSED);
+	o = h_result(h, RES_FAILED);
 	h_assert_has(o->reason, "too many lines in the capability list");
 }
 
@@ -616,12 +525,12 @@ injection_same_read(void **state)
 	const struct outcome *o;
 
 	h_start(h, PLAIN_SVC, script);
-	h_assert_has(client_refused(h), "injection");
-	o = finish(h, RES_ATTACK);
+	h_assert_has(h_refused(h, REFUSED), "injection");
+	o = h_finish(h, RES_ATTACK);
 	h_assert_has(o->reason, "response injection");
-	assert_no_tls_details(o);
+	h_assert_no_tls(o);
 	/* No ClientHello, no QUIT after an attack, no retry. */
-	peer_got_nothing_after(h, "STLS\r\n");
+	h_assert_peer_nothing_after(h, "STLS\r\n");
 	assert_int_equal(h_peer_nconn(h), 1);
 }
 
@@ -639,9 +548,8 @@ injection_separate_segment(void **state)
 	const struct outcome *o;
 
 	h_start(h, PLAIN_SVC, script);
-	client_refused(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_ATTACK);
+	h_refused(h, REFUSED);
+	o = h_result(h, RES_ATTACK);
 	h_assert_has(o->reason, "response injection");
 	assert_int_equal(o->auth, AUTH_NONE);
 	h_assert_peer_ok(h);
@@ -661,11 +569,10 @@ failed_negotiation(struct harness *h, const char *svc,
 	const struct outcome *o;
 
 	h_start(h, svc, script);
-	client_refused(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_FAILED);
+	h_refused(h, REFUSED);
+	o = h_result(h, RES_FAILED);
 	h_assert_has(o->reason, why);
-	assert_no_tls_details(o);
+	h_assert_no_tls(o);
 	return o;
 }
 
@@ -684,7 +591,7 @@ greeting_garbage_lines(void **state)
 	failed_negotiation(h, PLAIN_SVC, script, "multi-line garbage in the "
 	    "greeting");
 	assert_true(h_peer_wait(h, WAIT));
-	h_assert_not_has(peer_text(h), "CAPA");
+	h_assert_not_has(h_peer_text(h, 0), "CAPA");
 }
 
 /* PC-08: an error greeting is a failure, with the server's words; no
@@ -701,7 +608,7 @@ greeting_err_failed(void **state)
 	o = failed_negotiation(h, PLAIN_SVC, script, "server greeted with "
 	    "-ERR: [SYS/TEMP] try later");
 	assert_true(h_peer_wait(h, WAIT));
-	h_assert_not_has(peer_text(h), "CAPA");
+	h_assert_not_has(h_peer_text(h, 0), "CAPA");
 	(void)o;
 }
 
@@ -716,7 +623,7 @@ greeting_err_sanitized(void **state)
 	const char *got;
 
 	h_start(h, PLAIN_SVC, script);
-	got = client_refused(h);
+	got = h_refused(h, REFUSED);
 	h_assert_has(got, "bad?text? here");
 	h_assert_has(h_outcome(h, WAIT)->reason, "bad?text? here");
 }
@@ -787,13 +694,13 @@ level_none_never_asks(void **state)
 	/* Plaintext on purpose: with cleartext_auth = yes the whole
 	 * conversation is relayed. */
 	h_start(h, POP3 "security = none\ncleartext_auth = yes\n", script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "STAT\r\n");
 	h_expect(h, "+OK 0 0\r\n");
-	client_quit(h);
-	o = finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	o = h_finish(h, RES_PLAINTEXT);
 	assert_string_equal(o->reason, "security = none");
-	assert_string_equal(peer_text(h), "STAT\r\nQUIT\r\n");
+	assert_string_equal(h_peer_text(h, 0), "STAT\r\nQUIT\r\n");
 }
 
 /* ------------------------------------------------------ implicit TLS */
@@ -812,13 +719,13 @@ implicit_tls(void **state)
 	const struct h_conn *c;
 
 	h_start(h, POP3 "tls = implicit\nsecurity = verify\n", script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "USER alice\r\n");
 	h_expect(h, "+OK\r\n");
 	h_send(h, "PASS secret\r\n");
 	h_expect(h, "+OK logged in\r\n");
-	client_quit(h);
-	o = finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	o = h_finish(h, RES_TLS);
 	assert_int_equal(o->auth, AUTH_PKIX);
 	assert_string_equal(o->reason, "");
 	c = h_peer_conn(h, 0);
@@ -838,9 +745,8 @@ implicit_tls_wrong_name_refused(void **state)
 	const struct outcome *o;
 
 	h_start(h, POP3 "tls = implicit\nsecurity = verify\n", script);
-	client_refused(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_REFUSED);
+	h_refused(h, REFUSED);
+	o = h_result(h, RES_REFUSED);
 	assert_int_equal(o->auth, AUTH_UNTRUSTED);
 }
 
@@ -862,15 +768,15 @@ cleartext_auth_yes_relays(void **state)
 	const struct outcome *o;
 
 	h_start(h, PLAIN_SVC "cleartext_auth = yes\n", script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "CAPA\r\n");
 	expect_multi(h, "+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n");
 	h_send(h, "USER alice\r\n");
 	h_expect(h, "+OK\r\n");
 	h_send(h, "PASS secret\r\n");
 	h_expect(h, "+OK logged in\r\n");
-	client_quit(h);
-	o = finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	o = h_finish(h, RES_PLAINTEXT);
 	assert_string_equal(o->reason, "STLS not offered by server");
 }
 
@@ -895,7 +801,7 @@ auth_relayed_in_tls(void **state)
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "AUTH LOGIN\r\n");
 	h_expect(h, "+ VXNlcm5hbWU6\r\n");
 	h_send(h, "STLS\r\n");			/* a "username" */
@@ -912,8 +818,8 @@ auth_relayed_in_tls(void **state)
 	h_expect(h, "+ \r\n");
 	h_send(h, "AGFsaWNlAHNlY3JldA==\r\n");
 	h_expect(h, "+OK welcome\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	h_finish(h, RES_TLS);
 }
 
 /* A SASL continuation with no AUTH running is not POP3. */
@@ -928,12 +834,11 @@ continuation_without_auth(void **state)
 	const struct outcome *o;
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "NOOP\r\n");
 	h_assert_not_has(h_read_all(h, WAIT, NULL), "c2VjcmV0");
 	h_close(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_TLS);
+	o = h_result(h, RES_TLS);
 	h_assert_has(o->reason, "SASL continuation with no AUTH");
 }
 
@@ -962,7 +867,7 @@ multi_line_kinds(void **state)
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "LIST\r\n");
 	expect_multi(h, "+OK 2 messages\r\n1 120\r\n2 200\r\n.\r\n");
 	h_send(h, "LIST 2\r\n");
@@ -978,8 +883,8 @@ multi_line_kinds(void **state)
 	expect_multi(h, "+OK\r\nSubject: x\r\n\r\n.\r\n");
 	h_send(h, "LIST 9\r\n");
 	h_expect(h, "-ERR no such message\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	h_finish(h, RES_TLS);
 }
 
 /* The end of a body split over several reads, and a status line split
@@ -998,14 +903,14 @@ split_segments(void **state)
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	/* STAT pipelined behind RETR; its answer came early, in the same
 	 * segment as the body's end (a server may do that). */
 	h_send(h, "RETR 1\r\nSTAT\r\n");
 	expect_multi(h, "+OK 9 octets\r\nline\r\n\r\n.\r\n");
 	h_expect(h, "+OK 1 9\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	h_finish(h, RES_TLS);
 }
 
 /* A big message through TLS while the client waits before reading: the
@@ -1042,7 +947,7 @@ bulk_retr(void **state)
 		struct timespec t0, t1;
 
 		h_start(h, TLS_SVC, script);
-		greeted(h);
+		h_greeted(h, GREETING);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		h_send(h, "RETR 1\r\nQUIT\r\n");
 		usleep(300 * 1000);
@@ -1056,7 +961,7 @@ bulk_retr(void **state)
 	}
 	free(body);
 	h_close(h);
-	o = finish(h, RES_TLS);
+	o = h_finish(h, RES_TLS);
 	assert_int_equal((int)o->bytes_in, (int)n);
 	assert_int_equal((int)o->bytes_out, (int)strlen("RETR 1\r\nQUIT\r\n"));
 }
@@ -1081,17 +986,17 @@ pipelined_local_answers_keep_order(void **state)
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "STAT\r\nSTLS\r\nLIST\r\nSTLS\r\nNOOP\r\n");
 	h_expect(h, "+OK 2 320\r\n");
 	h_expect(h, "-ERR tlshim: STLS");
 	expect_multi(h, "+OK\r\n1 120\r\n2 200\r\n.\r\n");
 	h_expect(h, "-ERR tlshim: STLS");
 	h_expect(h, "+OK noop\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
-	assert_string_equal(tls_text(h), "CAPA\r\nSTAT\r\nLIST\r\nNOOP\r\n"
-	    "QUIT\r\n");
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	h_finish(h, RES_TLS);
+	assert_string_equal(h_peer_tls_text(h, 0),
+	    "CAPA\r\nSTAT\r\nLIST\r\nNOOP\r\nQUIT\r\n");
 }
 
 /* In the clear, refused credentials take their turn too (RFC 2449
@@ -1108,15 +1013,15 @@ eager_credentials_stay_home(void **state)
 	};
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "AUTH PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\n PASS secret\r\n");
 	h_expect(h, "-ERR [AUTH] ");
 	h_expect(h, "-ERR [AUTH] ");
 	h_expect(h, "-ERR [AUTH] ");
-	client_quit(h);
-	finish(h, RES_PLAINTEXT);
-	h_assert_not_has(peer_text(h), "AGFsaWNl");
-	h_assert_not_has(peer_text(h), "secret");
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	h_finish(h, RES_PLAINTEXT);
+	h_assert_not_has(h_peer_text(h, 0), "AGFsaWNl");
+	h_assert_not_has(h_peer_text(h, 0), "secret");
 }
 
 static void
@@ -1131,16 +1036,16 @@ pipelined_refusals_keep_order(void **state)
 	};
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "CAPA\r\nUSER alice\r\nPASS secret\r\nCAPA\r\n");
 	expect_multi(h, "+OK\r\nTOP\r\nPIPELINING\r\n.\r\n");
 	h_expect(h, "-ERR [AUTH] ");
 	h_expect(h, "-ERR [AUTH] ");
 	expect_multi(h, "+OK\r\nUIDL\r\n.\r\n");
-	client_quit(h);
-	finish(h, RES_PLAINTEXT);
-	h_assert_not_has(peer_text(h), "alice");
-	h_assert_not_has(peer_text(h), "secret");
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	h_finish(h, RES_PLAINTEXT);
+	h_assert_not_has(h_peer_text(h, 0), "alice");
+	h_assert_not_has(h_peer_text(h, 0), "secret");
 }
 
 /* ---------------------------------------------------- limits and ends */
@@ -1164,17 +1069,17 @@ command_line_limit(void **state)
 	memset(bad + 5, 'b', 1018);
 	memcpy(bad + 1023, "\r\n", 3);
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_sendn(h, ok, 1024);
 	h_expect(h, "+OK\r\n");
 	h_sendn(h, bad, 1025);
 	assert_string_equal(h_read_all(h, WAIT, NULL),
 	    "-ERR tlshim: line too long\r\n");
 	h_close(h);
-	o = finish(h, RES_TLS);
+	o = h_finish(h, RES_TLS);
 	h_assert_has(o->reason, "longer than 1024 bytes");
 	/* Not one byte of the long line reached the server. */
-	h_assert_not_has(tls_text(h), "bbbb");
+	h_assert_not_has(h_peer_tls_text(h, 0), "bbbb");
 }
 
 /* A long line without its end is refused as soon as it is too long,
@@ -1189,13 +1094,12 @@ command_line_limit_unterminated(void **state)
 
 	memset(flood, 'U', sizeof(flood));
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_sendn(h, flood, sizeof(flood));
 	assert_string_equal(h_read_all(h, WAIT, NULL),
 	    "-ERR tlshim: line too long\r\n");
 	h_close(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_TLS);
+	o = h_result(h, RES_TLS);
 	h_assert_has(o->reason, "longer than 1024 bytes");
 }
 
@@ -1212,11 +1116,11 @@ unsolicited_err_relayed(void **state)
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	assert_string_equal(h_read_all(h, WAIT, NULL),
 	    "-ERR autologout, idle too long\r\n");
 	h_close(h);
-	finish(h, RES_TLS);
+	h_finish(h, RES_TLS);
 }
 
 /* What is not a status line ends the session, and is not relayed. */
@@ -1231,12 +1135,11 @@ bad_status_line_ends(void **state)
 	const struct outcome *o;
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "STAT\r\n");
 	h_assert_not_has(h_read_all(h, WAIT, NULL), "IMAP");
 	h_close(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_TLS);
+	o = h_result(h, RES_TLS);
 	h_assert_has(o->reason, "does not start with +OK or -ERR");
 }
 
@@ -1258,13 +1161,13 @@ bytes_counted(void **state)
 	const struct outcome *o;
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, c1);
 	h_expect(h, s1);
 	h_send(h, c2);
 	h_expect(h, "-ERR ");
-	client_quit(h);
-	o = finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", SIGN_OFF);
+	o = h_finish(h, RES_TLS);
 	assert_int_equal(o->bytes_out, strlen(c1) + strlen(c2) + strlen(c3));
 	assert_int_equal(o->bytes_in, strlen(s1) + strlen(s2));
 }
@@ -1283,9 +1186,8 @@ extra_after_capa_in_tls(void **state)
 	const struct outcome *o;
 
 	h_start(h, TLS_SVC, script);
-	client_refused(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_FAILED);
+	h_refused(h, REFUSED);
+	o = h_result(h, RES_FAILED);
 	h_assert_has(o->reason, "unexpected bytes");
 }
 

@@ -32,18 +32,6 @@
 
 #define WAIT	10000		/* ms for a session record */
 
-/* The upstream's side, STARTTLS then one QUIT relayed. */
-#define GREET		P_SEND("220 mx.test ESMTP ready\r\n")
-#define TO_TLS(cert)	GREET, P_EXPECT("EHLO shim.test\r\n"), \
-			P_SEND("250-mx.test\r\n250 STARTTLS\r\n"), \
-			P_EXPECT("STARTTLS\r\n"), \
-			P_SEND("220 2.0.0 Ready to start TLS\r\n"), \
-			P_TLS(cert)
-#define PEER_QUIT	P_EXPECT("QUIT\r\n"), P_SEND("221 2.0.0 Bye\r\n"), \
-			P_CLOSE()
-/* A session refused after the handshake: QUIT inside TLS, then EOF. */
-#define PEER_REFUSED	P_EXPECT("QUIT\r\n"), P_DRAIN()
-
 /* --------------------------------------------------------- the cache */
 
 static struct tls_verdict
@@ -230,40 +218,13 @@ cache_threads(void **state)
 
 /* -------------------------------------------------- through sessions */
 
-/* client_quit - the legacy client is greeted and says QUIT */
+/* client_quit - the legacy client, on port (0: the first service's), is
+ * greeted and says QUIT */
 static void
 client_quit(struct harness *h, int port)
 {
-	const char *l;
-
-	if (port == 0)
-		h_connect(h);
-	else
-		h_connect_port(h, port);
-	l = h_line(h, WAIT);
-	if (l != NULL && strncmp(l, "421 ", 4) == 0)
-		fail_msg("client got \"%s\" instead of a greeting", l);
-	h_assert_prefix(l, "220 shim.test ESMTP");
-	h_send(h, "QUIT\r\n");
-	h_expect(h, "221 2.0.0 Bye\r\n");
-	if (!h_eof(h, 5000))
-		fail_msg("tlshim did not close after QUIT");
-	h_close(h);
-}
-
-/* client_refused - the client gets one 421 4.7.0 line and EOF */
-static void
-client_refused(struct harness *h, int port)
-{
-	const char *all;
-
-	if (port == 0)
-		h_connect(h);
-	else
-		h_connect_port(h, port);
-	all = h_read_all(h, WAIT, NULL);
-	h_assert_prefix(all, "421 4.7.0 ");
-	h_close(h);
+	h_greeted_port(h, port, H_SMTP_GREETING);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
 }
 
 static void
@@ -282,9 +243,9 @@ verify_resumed(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TO_TLS(H_CERT_GOOD), PEER_QUIT,
-		P_ACCEPT(), TO_TLS(H_CERT_GOOD), PEER_QUIT,
-		P_ACCEPT(), TO_TLS(H_CERT_GOOD), PEER_QUIT,
+		P_SMTP_TO_TLS(H_CERT_GOOD), P_SMTP_QUIT,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_GOOD), P_SMTP_QUIT,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_GOOD), P_SMTP_QUIT,
 		P_END
 	};
 	const struct outcome *o0, *o;
@@ -325,12 +286,12 @@ ticket_chain(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TO_TLS(H_CERT_GOOD), P_EXPECT("QUIT\r\n"),
-		P_TICKET_SEND("221 2.0.0 Bye\r\n"), P_CLOSE(),
-		P_ACCEPT(), TO_TLS(H_CERT_GOOD), P_EXPECT("QUIT\r\n"),
-		P_TICKET_SEND("221 2.0.0 Bye\r\n"), P_CLOSE(),
-		P_ACCEPT(), TO_TLS(H_CERT_GOOD), P_EXPECT("QUIT\r\n"),
-		P_TICKET_SEND("221 2.0.0 Bye\r\n"), P_CLOSE(),
+		P_SMTP_TO_TLS(H_CERT_GOOD), P_EXPECT("QUIT\r\n"),
+		P_TICKET_SEND(H_SMTP_BYE), P_CLOSE(),
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_GOOD), P_EXPECT("QUIT\r\n"),
+		P_TICKET_SEND(H_SMTP_BYE), P_CLOSE(),
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_GOOD), P_EXPECT("QUIT\r\n"),
+		P_TICKET_SEND(H_SMTP_BYE), P_CLOSE(),
 		P_END
 	};
 	const struct outcome *o;
@@ -362,8 +323,8 @@ encrypt_resumed_untrusted(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TO_TLS(H_CERT_SELF_SIGNED), PEER_QUIT,
-		P_ACCEPT(), TO_TLS(H_CERT_SELF_SIGNED), PEER_QUIT,
+		P_SMTP_TO_TLS(H_CERT_SELF_SIGNED), P_SMTP_QUIT,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_SELF_SIGNED), P_SMTP_QUIT,
 		P_END
 	};
 	const struct outcome *o0, *o1;
@@ -420,8 +381,8 @@ encrypt_ticket_not_for_verify(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TO_TLS(H_CERT_SELF_SIGNED), PEER_QUIT,
-		P_ACCEPT(), TO_TLS(H_CERT_SELF_SIGNED), PEER_REFUSED,
+		P_SMTP_TO_TLS(H_CERT_SELF_SIGNED), P_SMTP_QUIT,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_SELF_SIGNED), P_SMTP_REFUSED,
 		P_END
 	};
 	const struct outcome *o;
@@ -434,7 +395,7 @@ encrypt_ticket_not_for_verify(void **state)
 	o = h_outcome_n(h, 0, WAIT);
 	assert_full_tls(o, AUTH_UNTRUSTED, H_CERT_SELF_SIGNED);
 	assert_true(tls_cache_count() >= 1);
-	client_refused(h, verify_port);
+	h_refused_port(h, verify_port, H_SMTP_REFUSED);
 	o = h_outcome_n(h, 1, WAIT);
 	h_assert_result(o, RES_REFUSED);
 	assert_false(o->resumed);
@@ -454,8 +415,8 @@ verify_ticket_not_for_encrypt(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TO_TLS(H_CERT_GOOD), PEER_QUIT,
-		P_ACCEPT(), TO_TLS(H_CERT_SELF_SIGNED), PEER_QUIT,
+		P_SMTP_TO_TLS(H_CERT_GOOD), P_SMTP_QUIT,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_SELF_SIGNED), P_SMTP_QUIT,
 		P_END
 	};
 	const struct outcome *o;
@@ -483,9 +444,9 @@ ticket_refused_verified_again(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TO_TLS(H_CERT_GOOD), PEER_QUIT,
+		P_SMTP_TO_TLS(H_CERT_GOOD), P_SMTP_QUIT,
 		P_NEW_TICKET_KEY(),
-		P_ACCEPT(), TO_TLS(H_CERT_WRONG_NAME), PEER_REFUSED,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_WRONG_NAME), P_SMTP_REFUSED,
 		P_END
 	};
 	const struct outcome *o;
@@ -497,7 +458,7 @@ ticket_refused_verified_again(void **state)
 	assert_full_tls(h_outcome_n(h, 0, WAIT), AUTH_PKIX, H_CERT_GOOD);
 	kept = tls_cache_count();
 	assert_true(kept >= 1);
-	client_refused(h, 0);
+	h_refused_port(h, 0, H_SMTP_REFUSED);
 	o = h_outcome_n(h, 1, WAIT);
 	h_assert_result(o, RES_REFUSED);
 	assert_false(o->resumed);
@@ -517,10 +478,10 @@ ticket_refused_full_handshake(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TO_TLS(H_CERT_GOOD), PEER_QUIT,
+		P_SMTP_TO_TLS(H_CERT_GOOD), P_SMTP_QUIT,
 		P_NEW_TICKET_KEY(),
-		P_ACCEPT(), TO_TLS(H_CERT_GOOD), PEER_QUIT,
-		P_ACCEPT(), TO_TLS(H_CERT_GOOD), PEER_QUIT,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_GOOD), P_SMTP_QUIT,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_GOOD), P_SMTP_QUIT,
 		P_END
 	};
 	const struct outcome *o;
@@ -547,8 +508,8 @@ implicit_resumed(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		P_TLS(H_CERT_GOOD), GREET, PEER_QUIT,
-		P_ACCEPT(), P_TLS(H_CERT_GOOD), GREET, PEER_QUIT,
+		P_TLS(H_CERT_GOOD), P_SMTP_GREET, P_SMTP_QUIT,
+		P_ACCEPT(), P_TLS(H_CERT_GOOD), P_SMTP_GREET, P_SMTP_QUIT,
 		P_END
 	};
 	const struct outcome *o;

@@ -28,39 +28,15 @@
 #define WAIT	10000		/* ms for a session record */
 
 /* Negotiation: TLS with a good certificate under verify... */
-#define TLS_UP \
-	P_SEND("220 mx.test ESMTP\r\n"), \
-	P_EXPECT("EHLO shim.test\r\n"), \
-	P_SEND("250-mx.test\r\n250-SIZE 1000\r\n250-AUTH PLAIN\r\n" \
-	    "250 STARTTLS\r\n"), \
-	P_EXPECT("STARTTLS\r\n"), \
-	P_SEND("220 2.0.0 go ahead\r\n"), \
-	P_TLS(H_CERT_GOOD)
+#define TLS_UP		P_SMTP_TO_TLS_EHLO("250-mx.test\r\n250-SIZE 1000\r\n" \
+			    "250-AUTH PLAIN\r\n250 STARTTLS\r\n", H_CERT_GOOD)
 #define TLS_SVC		"security = verify\n"
 /* ... or plaintext with no negotiation at all (security = none). */
-#define PLAIN_UP	P_SEND("220 mx.test ESMTP\r\n")
+#define PLAIN_UP	P_SMTP_GREET
 #define PLAIN_SVC	"security = none\n"
 
-/* The end of a conversation, both sides. */
-#define PEER_QUIT	P_EXPECT("QUIT\r\n"), P_SEND("221 2.0.0 Bye\r\n"), \
-			P_CLOSE()
-
-static void
-greeted(struct harness *h)
-{
-	h_connect(h);
-	h_expect(h, "220 shim.test ESMTP tlshim\r\n");
-}
-
-static void
-client_quit(struct harness *h)
-{
-	h_send(h, "QUIT\r\n");
-	h_expect(h, "221 2.0.0 Bye\r\n");
-	if (!h_eof(h, 5000))
-		fail_msg("no EOF after QUIT");
-	h_close(h);
-}
+/* tlshim's whole greeting line */
+#define GREETING	H_SMTP_GREETING " tlshim\r\n"
 
 /* reply - one whole reply (all its lines) into buf */
 static const char *
@@ -94,29 +70,6 @@ expect_reply(struct harness *h, const char *want)
 	assert_string_equal(reply(h, buf, sizeof(buf)), want);
 }
 
-/* tls_text - what the peer got inside TLS on its first connection */
-static const char *
-tls_text(struct harness *h)
-{
-	const struct h_conn *c = h_peer_conn(h, 0);
-
-	if (!c->tls)
-		fail_msg("the peer's connection never went TLS");
-	return c->text.p + c->tls_at;
-}
-
-/* finish - the session ended well, with result r, and the peer's script
- * held */
-static const struct outcome *
-finish(struct harness *h, enum result r)
-{
-	const struct outcome *o = h_outcome(h, WAIT);
-
-	h_assert_result(o, r);
-	h_assert_peer_ok(h);
-	return o;
-}
-
 /* An OpenSSL server (Postfix) sends its TLS 1.3 session tickets when it
  * first has something to say, often in the same segment as the reply.
  * GnuTLS answers "again" after the ticket; the reply after it must still
@@ -131,19 +84,19 @@ ticket_and_reply_in_one_segment(void **state)
 		P_TICKET_SEND("250-mx.test\r\n250 SIZE 1000\r\n"),
 		P_EXPECT("NOOP\r\n"),
 		P_TICKET_SEND("250 2.0.0 Ok\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 	const struct outcome *o;
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "EHLO client.test\r\n");
 	h_expect(h, "250-mx.test\r\n");
 	h_expect(h, "250 SIZE 1000\r\n");
 	h_send(h, "NOOP\r\n");
 	h_expect(h, "250 2.0.0 Ok\r\n");
-	client_quit(h);
-	o = finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	o = h_finish(h, RES_TLS);
 	assert_string_equal(o->tls_version, "TLS1.3");
 }
 
@@ -158,16 +111,16 @@ early_client_bytes_relayed(void **state)
 		P_SLEEP(200), PLAIN_UP,
 		P_EXPECT("EHLO early.test\r\n"),
 		P_SEND("250 mx.test\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, PLAIN_SVC, script);
 	h_connect(h);
 	h_send(h, "EHLO early.test\r\n");
-	h_expect(h, "220 shim.test ESMTP tlshim\r\n");
+	h_expect(h, GREETING);
 	h_expect(h, "250 mx.test\r\n");
-	client_quit(h);
-	finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_PLAINTEXT);
 }
 
 /* More than SESS_EARLY_MAX bytes before the greeting: refused, bounded. */
@@ -188,8 +141,7 @@ early_client_flood_refused(void **state)
 	usleep(100 * 1000);		/* let tlshim reach the server */
 	h_sendn(h, flood, sizeof(flood));
 	h_expect(h, "421 4.7.0 tlshim: client sent more than");
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_FAILED);
+	o = h_result(h, RES_FAILED);
 	h_assert_has(o->reason, "before its greeting");
 	assert_true(h_peer_wait(h, WAIT));
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "AAAA");
@@ -209,8 +161,7 @@ client_gone_during_negotiation(void **state)
 	h_start(h, PLAIN_SVC, script);
 	h_connect(h);
 	h_close(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_FAILED);
+	o = h_result(h, RES_FAILED);
 	h_assert_has(o->reason, "client closed the connection before the "
 	    "relay started");
 	assert_int_equal((int)o->bytes_out, 0);
@@ -227,21 +178,21 @@ ehlo_case(struct harness *h, bool tls, const char *svc_extra,
 	char svc[256];
 	const struct h_step tls_script[] = {
 		TLS_UP, P_EXPECT("EHLO client.test\r\n"), P_SENDS(srv),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 	const struct h_step plain_script[] = {
 		PLAIN_UP, P_EXPECT("EHLO client.test\r\n"), P_SENDS(srv),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	snprintf(svc, sizeof(svc), "%s%s", tls ? TLS_SVC : PLAIN_SVC,
 	    svc_extra);
 	h_start(h, svc, tls ? tls_script : plain_script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "EHLO client.test\r\n");
 	expect_reply(h, cli);
-	client_quit(h);
-	finish(h, tls ? RES_TLS : RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, tls ? RES_TLS : RES_PLAINTEXT);
 }
 
 /* Inside TLS: STARTTLS goes, AUTH stays; the pre-TLS list (SIZE 1000,
@@ -332,15 +283,15 @@ ehlo_split_segments(void **state)
 		TLS_UP, P_EXPECT("EHLO client.test\r\n"),
 		P_SEND("250-mx.te"), P_SLEEP(50), P_SEND("st\r\n250-STA"),
 		P_SLEEP(50), P_SEND("RTTLS\r\n250 SIZE 1\r"), P_SLEEP(50),
-		P_SEND("\n"), PEER_QUIT, P_END
+		P_SEND("\n"), P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "EHLO client.test\r\n");
 	expect_reply(h, "250-mx.test\r\n250 SIZE 1\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_TLS);
 }
 
 /* ------------------------------------------------- local answers */
@@ -351,20 +302,20 @@ client_starttls_answered_locally_tls(void **state)
 	struct harness *h = *state;
 	static const struct h_step script[] = {
 		TLS_UP, P_EXPECT("NOOP\r\n"), P_SEND("250 2.0.0 Ok\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "STARTTLS\r\n");
 	h_expect(h, "502 5.5.1 ");
 	h_send(h, "starttls\r\n");
 	h_expect(h, "502 5.5.1 ");
 	h_send(h, "NOOP\r\n");
 	h_expect(h, "250 2.0.0 Ok\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
-	assert_string_equal(tls_text(h), "NOOP\r\nQUIT\r\n");
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_TLS);
+	assert_string_equal(h_peer_tls_text(h, 0), "NOOP\r\nQUIT\r\n");
 }
 
 static void
@@ -373,17 +324,17 @@ client_starttls_answered_locally_plain(void **state)
 	struct harness *h = *state;
 	static const struct h_step script[] = {
 		PLAIN_UP, P_EXPECT("NOOP\r\n"), P_SEND("250 2.0.0 Ok\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "STARTTLS\r\n");
 	h_expect(h, "502 5.5.1 tlshim: STARTTLS is not available");
 	h_send(h, "NOOP\r\n");
 	h_expect(h, "250 2.0.0 Ok\r\n");
-	client_quit(h);
-	finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_PLAINTEXT);
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "STARTTLS");
 }
 
@@ -395,18 +346,18 @@ eager_sasl_data_stays_home(void **state)
 	struct harness *h = *state;
 	static const struct h_step script[] = {
 		PLAIN_UP, P_EXPECT("NOOP\r\n"), P_SEND("250 2.0.0 Ok\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "AUTH LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\nNOOP\r\n");
 	h_expect(h, "538 5.7.11 ");
 	h_expect(h, "500 5.5.1 tlshim: ");
 	h_expect(h, "500 5.5.1 tlshim: ");
 	h_expect(h, "250 2.0.0 Ok\r\n");
-	client_quit(h);
-	finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_PLAINTEXT);
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "YWxpY2U=");
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "c2VjcmV0");
 }
@@ -417,20 +368,20 @@ auth_plain_refused_locally(void **state)
 	struct harness *h = *state;
 	static const struct h_step script[] = {
 		PLAIN_UP, P_EXPECT("NOOP\r\n"), P_SEND("250 2.0.0 Ok\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 	const struct outcome *o;
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
 	h_expect(h, "538 5.7.11 ");
 	h_send(h, "auth login\r\n");
 	h_expect(h, "538 5.7.11 ");
 	h_send(h, "NOOP\r\n");
 	h_expect(h, "250 2.0.0 Ok\r\n");
-	client_quit(h);
-	o = finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	o = h_finish(h, RES_PLAINTEXT);
 	/* The reason keeps every cause, in order: why the leg is
 	 * cleartext, then the refused credentials (once, not per AUTH). */
 	assert_string_equal(o->reason, "security = none; refused AUTH: the "
@@ -448,15 +399,15 @@ auth_plain_relayed_with_cleartext_auth(void **state)
 		PLAIN_UP,
 		P_EXPECT("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"),
 		P_SEND("235 2.7.0 Authentication successful\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, PLAIN_SVC "cleartext_auth = yes\n", script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
 	h_expect(h, "235 2.7.0");
-	client_quit(h);
-	finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_PLAINTEXT);
 }
 
 /* Inside TLS, a SASL exchange is relayed; its responses are credentials,
@@ -472,11 +423,11 @@ auth_login_relayed_in_tls(void **state)
 		P_EXPECT("AUTH PLAIN\r\n"),
 		P_SEND("535 5.7.8 Authentication credentials invalid\r\n"),
 		P_EXPECT("NOOP\r\n"), P_SEND("250 2.0.0 Ok\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "AUTH LOGIN\r\n");
 	h_expect(h, "334 VXNlcm5hbWU6\r\n");
 	h_send(h, "STARTTLS\r\n");		/* a "username" */
@@ -488,8 +439,8 @@ auth_login_relayed_in_tls(void **state)
 	h_expect(h, "502 5.5.1");
 	h_send(h, "NOOP\r\n");
 	h_expect(h, "250 2.0.0 Ok\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_TLS);
 }
 
 /* ------------------------------------------------ reply order */
@@ -508,11 +459,11 @@ pipelined_local_answers_keep_order(void **state)
 		P_SEND("250 2.1.0 Ok\r\n"), P_SLEEP(100),
 		P_SEND("250 2.1.5 Ok\r\n"), P_SLEEP(100),
 		P_SEND("250 2.0.0 noop\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "MAIL FROM:<a@client.test>\r\nSTARTTLS\r\n"
 	    "RCPT TO:<b@mx.test>\r\nSTARTTLS\r\nNOOP\r\n");
 	h_expect(h, "250 2.1.0 Ok\r\n");
@@ -520,10 +471,11 @@ pipelined_local_answers_keep_order(void **state)
 	h_expect(h, "250 2.1.5 Ok\r\n");
 	h_expect(h, "502 5.5.1 ");
 	h_expect(h, "250 2.0.0 noop\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
-	assert_string_equal(tls_text(h), "MAIL FROM:<a@client.test>\r\n"
-	    "RCPT TO:<b@mx.test>\r\nNOOP\r\nQUIT\r\n");
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_TLS);
+	assert_string_equal(h_peer_tls_text(h, 0),
+	    "MAIL FROM:<a@client.test>\r\nRCPT TO:<b@mx.test>\r\nNOOP\r\n"
+	    "QUIT\r\n");
 }
 
 static void
@@ -536,18 +488,18 @@ pipelined_auth_refusal_keeps_order(void **state)
 		P_EXPECT("RCPT TO:<b@mx.test>\r\n"),
 		P_SLEEP(150),
 		P_SEND("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "MAIL FROM:<a@client.test>\r\nAUTH PLAIN AGFsaWNl\r\n"
 	    "RCPT TO:<b@mx.test>\r\n");
 	h_expect(h, "250 2.1.0 Ok\r\n");
 	h_expect(h, "538 5.7.11 ");
 	h_expect(h, "250 2.1.5 Ok\r\n");
-	client_quit(h);
-	finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_PLAINTEXT);
 }
 
 /* An EHLO in the middle of a pipeline is still filtered, and its
@@ -562,17 +514,17 @@ pipelined_ehlo_filtered(void **state)
 		P_EXPECT("NOOP\r\n"),
 		P_SEND("250 2.0.0 reset\r\n250-mx.test\r\n250-STARTTLS\r\n"
 		    "250 STARTTLS\r\n250-2.0.0 noop\r\n250 STARTTLS\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "RSET\r\nEHLO client.test\r\nNOOP\r\n");
 	expect_reply(h, "250 2.0.0 reset\r\n");
 	expect_reply(h, "250 mx.test\r\n");
 	expect_reply(h, "250-2.0.0 noop\r\n250 STARTTLS\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_TLS);
 }
 
 /* More local answers waiting than tlshim keeps is an error that ends the
@@ -587,12 +539,11 @@ too_many_pending_local_answers(void **state)
 	const struct outcome *o;
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "NOOP\r\nSTARTTLS\r\nSTARTTLS\r\nSTARTTLS\r\nSTARTTLS\r\n"
 	    "STARTTLS\r\nSTARTTLS\r\n");
 	(void)h_read_all(h, WAIT, NULL);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_TLS);
+	o = h_result(h, RES_TLS);
 	h_assert_has(o->reason, "pipelined too many");
 }
 
@@ -626,7 +577,7 @@ data_case(struct harness *h, bool tls)
 		P_EXPECT("RCPT TO:<b@mx.test>\r\n"), P_SEND("250 Ok\r\n"),
 		P_EXPECT("DATA\r\n"), P_SEND("354 go\r\n"),
 		P_EXPECT_DATA(BODY), P_SEND("250 2.0.0 queued\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 	const struct h_step plain_script[] = {
 		PLAIN_UP,
@@ -634,12 +585,12 @@ data_case(struct harness *h, bool tls)
 		P_EXPECT("RCPT TO:<b@mx.test>\r\n"), P_SEND("250 Ok\r\n"),
 		P_EXPECT("DATA\r\n"), P_SEND("354 go\r\n"),
 		P_EXPECT_DATA(BODY), P_SEND("250 2.0.0 queued\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 	const struct outcome *o;
 
 	h_start(h, tls ? TLS_SVC : PLAIN_SVC, tls ? tls_script : plain_script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "MAIL FROM:<a@client.test>\r\n");
 	h_expect(h, "250 Ok");
 	h_send(h, "RCPT TO:<b@mx.test>\r\n");
@@ -655,8 +606,8 @@ data_case(struct harness *h, bool tls)
 		h_send(h, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
 		h_expect(h, "538 5.7.11");
 	}
-	client_quit(h);
-	o = finish(h, tls ? RES_TLS : RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	o = h_finish(h, tls ? RES_TLS : RES_PLAINTEXT);
 	assert_string_equal(o->reason, tls ? "" : "security = none; refused "
 	    "AUTH: the upstream connection is not TLS");
 	h_assert_not_has(h_peer_conn(h, 0)->text.p, "AUTH PLAIN AGFsaWNl"
@@ -687,7 +638,7 @@ data_end_split_across_reads(void **state)
 		P_EXPECT_DATA("line one\r\n.\rx\r\nSTARTTLS\r\n\r\n.\r\n"),
 		P_SEND("250 2.0.0 queued\r\n"),
 		P_EXPECT("NOOP\r\n"), P_SEND("250 Ok\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 	static const char *const parts[] = {
 		"line one\r", "\n.", "\rx\r\n", "STARTTLS\r\n\r", "\n", ".",
@@ -695,7 +646,7 @@ data_end_split_across_reads(void **state)
 	};
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "DATA\r\n");
 	h_expect(h, "354 go");
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
@@ -707,8 +658,8 @@ data_end_split_across_reads(void **state)
 	h_expect(h, "502 5.5.1");
 	h_send(h, "NOOP\r\n");
 	h_expect(h, "250 Ok\r\n");
-	client_quit(h);
-	finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_PLAINTEXT);
 }
 
 /* DATA refused: there is no content, the next line is a command. */
@@ -720,20 +671,20 @@ data_refused_back_to_commands(void **state)
 		TLS_UP,
 		P_EXPECT("DATA\r\n"), P_SEND("554 5.5.1 no valid recipients\r\n"),
 		P_EXPECT("RSET\r\n"), P_SEND("250 2.0.0 Ok\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "DATA\r\n");
 	h_expect(h, "554 5.5.1");
 	h_send(h, "STARTTLS\r\n");
 	h_expect(h, "502 5.5.1");
 	h_send(h, "RSET\r\n");
 	h_expect(h, "250 2.0.0 Ok\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
-	assert_string_equal(tls_text(h), "DATA\r\nRSET\r\nQUIT\r\n");
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_TLS);
+	assert_string_equal(h_peer_tls_text(h, 0), "DATA\r\nRSET\r\nQUIT\r\n");
 }
 
 /* RFC 2920: content and its end may be pipelined with the commands after
@@ -749,18 +700,18 @@ pipelined_after_data_end_keeps_order(void **state)
 		P_EXPECT("body\r\n"), P_EXPECT(".\r\n"),
 		P_SLEEP(150),
 		P_SEND("250 2.0.0 queued\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "DATA\r\n");
 	h_expect(h, "354 go");
 	h_send(h, "body\r\n.\r\nSTARTTLS\r\n");
 	h_expect(h, "250 2.0.0 queued\r\n");
 	h_expect(h, "502 5.5.1");
-	client_quit(h);
-	finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_TLS);
 }
 
 /* The same with an EHLO after the end of data: its reply must still be
@@ -776,18 +727,18 @@ pipelined_ehlo_after_data_end_filtered(void **state)
 		P_EXPECT("EHLO client.test\r\n"),
 		P_SEND("250 2.0.0 queued\r\n"),
 		P_SEND("250-mx.test\r\n250-STARTTLS\r\n250 SIZE 1\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "DATA\r\n");
 	h_expect(h, "354 go");
 	h_send(h, "body\r\n.\r\nEHLO client.test\r\n");
 	expect_reply(h, "250 2.0.0 queued\r\n");
 	expect_reply(h, "250-mx.test\r\n250 SIZE 1\r\n");
-	client_quit(h);
-	finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_TLS);
 }
 
 /* A second transaction pipelined after the end of the first message
@@ -808,11 +759,11 @@ pipelined_second_message_content_untouched(void **state)
 		    "250 2.1.5 Ok\r\n354 go\r\n"),
 		P_EXPECT_DATA("STARTTLS\r\nAUTH PLAIN AGFsaWNl\r\n.\r\n"),
 		P_SEND("250 2.0.0 queued as 2\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "DATA\r\n");
 	h_expect(h, "354 go");
 	h_send(h, "one\r\n.\r\nMAIL FROM:<a@client.test>\r\n"
@@ -823,8 +774,8 @@ pipelined_second_message_content_untouched(void **state)
 	h_expect(h, "354 go\r\n");
 	h_send(h, "STARTTLS\r\nAUTH PLAIN AGFsaWNl\r\n.\r\n");
 	h_expect(h, "250 2.0.0 queued as 2\r\n");
-	client_quit(h);
-	finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_PLAINTEXT);
 }
 
 /* BDAT chunks are relayed by their size, whatever they contain. */
@@ -844,13 +795,13 @@ bdat_relayed_by_size(void **state)
 		P_EXPECT("BDAT 8 LAST\r\n"), P_EXPECT_DATA(CHUNK2),
 		P_SEND("250 2.0.0 queued\r\n"),
 		P_EXPECT("NOOP\r\n"), P_SEND("250 Ok\r\n"),
-		PEER_QUIT, P_END
+		P_SMTP_QUIT, P_END
 	};
 
 	assert_int_equal(strlen(CHUNK1), 34);
 	assert_int_equal(strlen(CHUNK2), 8);
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "MAIL FROM:<a@client.test>\r\n");
 	h_expect(h, "250 Ok");
 	h_send(h, "RCPT TO:<b@mx.test>\r\n");
@@ -866,8 +817,8 @@ bdat_relayed_by_size(void **state)
 	h_expect(h, "502 5.5.1");
 	h_send(h, "NOOP\r\n");
 	h_expect(h, "250 Ok");
-	client_quit(h);
-	finish(h, RES_PLAINTEXT);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	h_finish(h, RES_PLAINTEXT);
 }
 
 /* ------------------------------------------------ limits and ends */
@@ -896,7 +847,7 @@ command_line_limit(void **state)
 	memset(bad + 5, 'b', 8186);
 	memcpy(bad + 8191, "\r\n", 3);
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_sendn(h, ok, 8192);
 	h_expect(h, "250 Ok\r\n");
 	h_sendn(h, bad, 8193);
@@ -905,12 +856,11 @@ command_line_limit(void **state)
 	rest = h_read_all(h, WAIT, NULL);
 	assert_string_equal(rest, "500 5.5.2 tlshim: line too long\r\n");
 	h_close(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_TLS);
+	o = h_result(h, RES_TLS);
 	h_assert_has(o->reason, "longer than 8192 bytes");
 	h_assert_peer_ok(h);
 	/* Not one byte of the long line reached the server. */
-	h_assert_not_has(tls_text(h), "bbbb");
+	h_assert_not_has(h_peer_tls_text(h, 0), "bbbb");
 }
 
 static void
@@ -934,12 +884,11 @@ server_reply_line_limit(void **state)
 	{
 		const struct outcome *o;
 
-		greeted(h);
+		h_greeted(h, GREETING);
 		h_send(h, "NOOP\r\n");
 		h_assert_not_has(h_read_all(h, WAIT, NULL), "zzzz");
 		h_close(h);
-		o = h_outcome(h, WAIT);
-		h_assert_result(o, RES_TLS);
+		o = h_result(h, RES_TLS);
 		h_assert_has(o->reason, "longer than 2048 bytes");
 	}
 }
@@ -957,11 +906,11 @@ unsolicited_421_relayed(void **state)
 	const char *all;
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	all = h_read_all(h, WAIT, NULL);
 	assert_string_equal(all, "421 4.3.2 shutting down\r\n");
 	h_close(h);
-	finish(h, RES_TLS);
+	h_finish(h, RES_TLS);
 }
 
 /* bytes_out counts what the client sent, bytes_in what the server sent
@@ -982,13 +931,13 @@ bytes_counted(void **state)
 	const struct outcome *o;
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, c1);
 	expect_reply(h, "250 mx.test\r\n");
 	h_send(h, c2);
 	h_expect(h, "502 ");
-	client_quit(h);
-	o = finish(h, RES_TLS);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	o = h_finish(h, RES_TLS);
 	assert_int_equal(o->bytes_out, strlen(c1) + strlen(c2) + strlen(c3));
 	assert_int_equal(o->bytes_in, strlen(s1) + strlen(s2));
 }
@@ -1006,12 +955,12 @@ half_close_client_first(void **state)
 	const struct outcome *o;
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "QUIT\r\n");
 	h_shutdown_wr(h);
 	assert_string_equal(h_read_all(h, WAIT, NULL), "221 2.0.0 Bye\r\n");
 	h_close(h);
-	o = finish(h, RES_TLS);
+	o = h_finish(h, RES_TLS);
 	assert_string_equal(o->reason, "");
 	assert_int_equal(o->auth, AUTH_PKIX);
 	/* The peer saw the end of the stream after QUIT: tlshim passed the
@@ -1026,18 +975,14 @@ half_close_server_first(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		PLAIN_UP, P_EXPECT("QUIT\r\n"),
-		P_SEND("221 2.0.0 Bye\r\n"), P_CLOSE(), P_END
+		PLAIN_UP, P_SMTP_QUIT, P_END
 	};
 	const struct outcome *o;
 
 	h_start(h, PLAIN_SVC, script);
-	greeted(h);
-	h_send(h, "QUIT\r\n");
-	h_expect(h, "221 2.0.0 Bye\r\n");
-	assert_true(h_eof(h, 5000));
-	h_close(h);
-	o = finish(h, RES_PLAINTEXT);
+	h_greeted(h, GREETING);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+	o = h_finish(h, RES_PLAINTEXT);
 	assert_string_equal(o->reason, "security = none");
 }
 
@@ -1067,19 +1012,19 @@ large_message_backpressure(void **state)
 			P_SLEEP(500),
 			{ H_EXPECT_DATA, body, n, 0 },
 			P_SEND("250 2.0.0 queued\r\n"),
-			PEER_QUIT, P_END
+			P_SMTP_QUIT, P_END
 		};
 		const struct outcome *o;
 
 		h_start(h, TLS_SVC, script);
-		greeted(h);
+		h_greeted(h, GREETING);
 		h_send(h, "DATA\r\n");
 		h_expect(h, "354 go");
 		h_sendn(h, body, n);
 		free(body);
 		h_expect(h, "250 2.0.0 queued\r\n");
-		client_quit(h);
-		o = finish(h, RES_TLS);
+		h_quit(h, "QUIT\r\n", H_SMTP_BYE);
+		o = h_finish(h, RES_TLS);
 		assert_int_equal(o->bytes_out, strlen("DATA\r\nQUIT\r\n") + n);
 	}
 }
@@ -1093,11 +1038,10 @@ idle_timeout_ends_session(void **state)
 	const struct outcome *o;
 
 	h_start(h, TLS_SVC "idle_timeout = 300ms\n", script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	assert_true(h_eof(h, 5000));
 	h_close(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_TLS);
+	o = h_result(h, RES_TLS);
 	h_assert_has(o->reason, "idle");
 }
 
@@ -1113,12 +1057,11 @@ server_reset_during_relay(void **state)
 	const struct outcome *o;
 
 	h_start(h, TLS_SVC, script);
-	greeted(h);
+	h_greeted(h, GREETING);
 	h_send(h, "NOOP\r\n");
 	assert_string_equal(h_read_all(h, WAIT, NULL), "");
 	h_close(h);
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_TLS);
+	o = h_result(h, RES_TLS);
 	h_assert_has(o->reason, "server connection");
 }
 

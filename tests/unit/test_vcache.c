@@ -46,18 +46,6 @@ ok(int rc)
 		fail_msg("GnuTLS: %s", gnutls_strerror(rc));
 }
 
-/* make_key - a P-256 key */
-static gnutls_x509_privkey_t
-make_key(void)
-{
-	gnutls_x509_privkey_t k;
-
-	ok(gnutls_x509_privkey_init(&k));
-	ok(gnutls_x509_privkey_generate(k, GNUTLS_PK_ECDSA,
-	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0));
-	return k;
-}
-
 /* make_crt - a certificate for key expiring at expires, issued by issuer
  * (NULL: self-signed, a CA) */
 static gnutls_x509_crt_t
@@ -271,8 +259,8 @@ static void
 until_earliest_expiry(void **state)
 {
 	time_t now = time(NULL);
-	gnutls_x509_privkey_t cak = make_key(), ik = make_key(),
-	    lk = make_key();
+	gnutls_x509_privkey_t cak = h_make_key(), ik = h_make_key(),
+	    lk = h_make_key();
 	/* The anchor lives 20 days, the intermediate 30, the leaf 10. */
 	gnutls_x509_crt_t ca = make_crt(cak, "CN=anchor", now + 20 * DAY,
 	    NULL, NULL);
@@ -365,38 +353,12 @@ threads(void **state)
 
 /* -------------------------------------------------- through sessions */
 
-/* The upstream's side: STARTTLS with a full handshake (no tickets), then
- * QUIT relayed, or refused after the handshake. */
-#define TO_TLS(cert)	P_SEND("220 mx.test ESMTP ready\r\n"), \
-			P_EXPECT("EHLO shim.test\r\n"), \
-			P_SEND("250-mx.test\r\n250 STARTTLS\r\n"), \
-			P_EXPECT("STARTTLS\r\n"), \
-			P_SEND("220 2.0.0 Ready to start TLS\r\n"), \
-			P_TLS(cert)
-#define PEER_QUIT	P_EXPECT("QUIT\r\n"), P_SEND("221 2.0.0 Bye\r\n"), \
-			P_CLOSE()
-#define PEER_REFUSED	P_EXPECT("QUIT\r\n"), P_DRAIN()
-
 /* client_quit - the legacy client is greeted and says QUIT */
 static void
 client_quit(struct harness *h)
 {
-	h_connect(h);
-	h_expect(h, "220 shim.test ESMTP");
-	h_send(h, "QUIT\r\n");
-	h_expect(h, "221 2.0.0 Bye\r\n");
-	if (!h_eof(h, 5000))
-		fail_msg("tlshim did not close after QUIT");
-	h_close(h);
-}
-
-/* client_refused - the client gets a 421 4.7.0 and EOF */
-static void
-client_refused(struct harness *h)
-{
-	h_connect(h);
-	h_assert_prefix(h_read_all(h, WAIT, NULL), "421 4.7.0 ");
-	h_close(h);
+	h_greeted(h, H_SMTP_GREETING);
+	h_quit(h, "QUIT\r\n", H_SMTP_BYE);
 }
 
 /* stats_since - hits and misses since *h0, *m0 */
@@ -417,8 +379,8 @@ verified_once(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TO_TLS(H_CERT_GOOD), PEER_QUIT,
-		P_ACCEPT(), TO_TLS(H_CERT_GOOD), PEER_QUIT,
+		P_SMTP_TO_TLS(H_CERT_GOOD), P_SMTP_QUIT,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_GOOD), P_SMTP_QUIT,
 		P_END
 	};
 	const struct outcome *o0, *o1;
@@ -450,19 +412,19 @@ refused_twice(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TO_TLS(H_CERT_WRONG_NAME), PEER_REFUSED,
-		P_ACCEPT(), TO_TLS(H_CERT_WRONG_NAME), PEER_REFUSED,
+		P_SMTP_TO_TLS(H_CERT_WRONG_NAME), P_SMTP_REFUSED,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_WRONG_NAME), P_SMTP_REFUSED,
 		P_END
 	};
 	const struct outcome *o0, *o1;
 
 	tls_vcache_clear();
 	h_start(h, "security = verify\n", script);
-	client_refused(h);
+	h_refused_port(h, 0, H_SMTP_REFUSED);
 	o0 = h_outcome_n(h, 0, WAIT);
 	h_assert_result(o0, RES_REFUSED);
 	h_assert_has(o0->reason, "127.0.0.1");
-	client_refused(h);
+	h_refused_port(h, 0, H_SMTP_REFUSED);
 	o1 = h_outcome_n(h, 1, WAIT);
 	h_assert_result(o1, RES_REFUSED);
 	assert_string_equal(o1->reason, o0->reason);
@@ -477,8 +439,8 @@ untrusted_twice(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TO_TLS(H_CERT_SELF_SIGNED), PEER_QUIT,
-		P_ACCEPT(), TO_TLS(H_CERT_SELF_SIGNED), PEER_QUIT,
+		P_SMTP_TO_TLS(H_CERT_SELF_SIGNED), P_SMTP_QUIT,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_SELF_SIGNED), P_SMTP_QUIT,
 		P_END
 	};
 	const struct outcome *o0, *o1;
@@ -506,16 +468,16 @@ expired_not_kept(void **state)
 {
 	struct harness *h = *state;
 	static const struct h_step script[] = {
-		TO_TLS(H_CERT_EXPIRED), PEER_REFUSED,
-		P_ACCEPT(), TO_TLS(H_CERT_EXPIRED), PEER_REFUSED,
+		P_SMTP_TO_TLS(H_CERT_EXPIRED), P_SMTP_REFUSED,
+		P_ACCEPT(), P_SMTP_TO_TLS(H_CERT_EXPIRED), P_SMTP_REFUSED,
 		P_END
 	};
 	const struct outcome *o0, *o1;
 
 	tls_vcache_clear();
 	h_start(h, "security = verify\n", script);
-	client_refused(h);
-	client_refused(h);
+	h_refused_port(h, 0, H_SMTP_REFUSED);
+	h_refused_port(h, 0, H_SMTP_REFUSED);
 	o0 = h_outcome_n(h, 0, WAIT);
 	o1 = h_outcome_n(h, 1, WAIT);
 	h_assert_result(o0, RES_REFUSED);

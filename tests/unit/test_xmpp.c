@@ -31,6 +31,7 @@
 #include "shim/result.h"
 #include "shim/srv.h"
 #include "shim/tls.h"
+#include "shim/tls_vcache.h"
 #include "tests/unit/harness.h"
 
 #define WAIT	10000
@@ -98,22 +99,16 @@ refused(struct harness *h, const char *hdr, const char *cond)
 	return all;
 }
 
+/* upstream_refused - start with svc and script, which ends the
+ * negotiation: the client's stream is refused as a failed remote
+ * connection, the record says r, and the script held */
 static const struct outcome *
-finish(struct harness *h, enum result r)
+upstream_refused(struct harness *h, const char *svc,
+    const struct h_step *script, enum result r)
 {
-	const struct outcome *o = h_outcome(h, WAIT);
-
-	h_assert_result(o, r);
-	h_assert_peer_ok(h);
-	return o;
-}
-
-static const char *
-peer_text(struct harness *h)
-{
-	const char *t = h_peer_conn(h, 0)->text.p;
-
-	return t != NULL ? t : "";
+	h_start(h, svc, script);
+	refused(h, C_HDR, "remote-connection-failed");
+	return h_finish(h, r);
 }
 
 /* ------------------------------------------------ the whole session */
@@ -156,7 +151,7 @@ starttls_verify_full_session(void **state)
 	h_send(h, "</stream:stream>");
 	assert_true(h_eof(h, WAIT));
 	h_close(h);
-	o = finish(h, RES_TLS);
+	o = h_finish(h, RES_TLS);
 	assert_int_equal(o->auth, AUTH_PKIX);
 	assert_true(o->starttls_offered);
 	assert_string_equal(o->domain, "mx.test");
@@ -189,10 +184,59 @@ verify_checks_the_domain(void **state)
 	h_start(h, XC "security = verify\n", script);
 	refused(h, "<stream:stream to='other.example' version='1.0' "
 	    "xmlns='jabber:client' " NS_S ">", "remote-connection-failed");
-	o = finish(h, RES_REFUSED);
+	o = h_finish(h, RES_REFUSED);
 	assert_int_equal(o->cause, CAUSE_CERT);
 	h_assert_has(o->reason, "other.example");
 	assert_string_equal(o->domain, "other.example");
+}
+
+/* The chain's verdict is kept (tls_vcache.c) and taken by the next
+ * session with the same server; the names are still matched each time,
+ * so a domain the certificate does not name is refused all the same. */
+static void
+verdict_kept_names_checked(void **state)
+{
+	struct harness *h = *state;
+	static const struct h_step script[] = {
+		TLS_UP, P_EXPECT_DATA("</stream:stream>"),
+		P_SEND("</stream:stream>"), P_CLOSE(),
+		P_ACCEPT(), TLS_UP, P_EXPECT_DATA("</stream:stream>"),
+		P_SEND("</stream:stream>"), P_CLOSE(),
+		P_ACCEPT(),
+		P_EXPECT_DATA("<?xml version='1.0'?><stream:stream "
+		    "xmlns='jabber:client' " NS_S " to='other.example' "
+		    "version='1.0'>"),
+		P_SEND(S_HDR("s1") F_TLS), P_EXPECT_DATA(STARTTLS),
+		P_SEND(PROCEED), P_TLS(H_CERT_GOOD),
+		P_END
+	};
+	const struct outcome *o;
+	uint64_t h0, m0, h1, m1;
+
+	tls_vcache_clear();
+	tls_vcache_stats(&h0, &m0);
+	h_start(h, XC "security = verify\n", script);
+	for (int i = 0; i < 2; i++) {
+		opened(h);
+		h_send(h, "</stream:stream>");
+		assert_true(h_eof(h, WAIT));
+		h_close(h);
+		o = h_outcome_n(h, i, WAIT);
+		h_assert_result(o, RES_TLS);
+		assert_int_equal(o->auth, AUTH_PKIX);
+	}
+	tls_vcache_stats(&h1, &m1);
+	assert_int_equal(m1 - m0, 1);		/* verified once */
+	assert_int_equal(h1 - h0, 1);		/* then taken */
+	refused(h, "<stream:stream to='other.example' version='1.0' "
+	    "xmlns='jabber:client' " NS_S ">", "remote-connection-failed");
+	o = h_outcome_n(h, 2, WAIT);
+	h_assert_result(o, RES_REFUSED);
+	assert_int_equal(o->cause, CAUSE_CERT);
+	h_assert_has(o->reason, "does not name it");
+	tls_vcache_stats(&h1, &m1);
+	assert_int_equal(h1 - h0, 2);		/* the chain: the same verdict */
+	h_assert_peer_ok(h);
 }
 
 /* Bytes the client sends right after its header wait for the relay. */
@@ -214,7 +258,7 @@ early_bytes_relayed_after_answer(void **state)
 	if (h_read_until(h, "</stream:features>", WAIT) == NULL)
 		fail_msg("no features");
 	h_close(h);
-	finish(h, RES_TLS);
+	h_finish(h, RES_TLS);
 }
 
 /* ----------------------------------------------- STARTTLS negotiation */
@@ -230,13 +274,11 @@ starttls_missing_encrypt_refused(void **state)
 	};
 	const struct outcome *o;
 
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	o = finish(h, RES_REFUSED);
+	o = upstream_refused(h, XC "security = encrypt\n", script, RES_REFUSED);
 	assert_int_equal(o->cause, CAUSE_NO_TLS);
 	assert_false(o->starttls_offered);
 	h_assert_has(o->reason, "STARTTLS not offered");
-	h_assert_not_has(peer_text(h), "auth");
+	h_assert_not_has(h_peer_text(h, 0), "auth");
 }
 
 /* Under may the stream goes on in plaintext, but credentials stay home:
@@ -274,10 +316,10 @@ starttls_missing_may_gated(void **state)
 	    "mechanism='PLAIN'>AGFsaWNlAHNlY3JldA==</auth>");
 	all = h_read_all(h, WAIT, NULL);
 	h_assert_has(all, "<stream:error><policy-violation ");
-	o = finish(h, RES_PLAINTEXT);
+	o = h_finish(h, RES_PLAINTEXT);
 	h_assert_has(o->reason, "credentials are not sent in cleartext");
-	h_assert_not_has(peer_text(h), "AGFsaWNl");
-	h_assert_not_has(peer_text(h), "<auth");
+	h_assert_not_has(h_peer_text(h, 0), "AGFsaWNl");
+	h_assert_not_has(h_peer_text(h, 0), "<auth");
 }
 
 static void
@@ -291,9 +333,7 @@ failure_refused(void **state)
 	};
 	const struct outcome *o;
 
-	h_start(h, XC "security = may\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	o = finish(h, RES_REFUSED);
+	o = upstream_refused(h, XC "security = may\n", script, RES_REFUSED);
 	assert_int_equal(o->cause, CAUSE_NO_TLS);
 	h_assert_has(o->reason, "<failure/>");
 }
@@ -309,9 +349,7 @@ proceed_injection_same_read(void **state)
 	};
 	const struct outcome *o;
 
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	o = finish(h, RES_ATTACK);
+	o = upstream_refused(h, XC "security = encrypt\n", script, RES_ATTACK);
 	assert_int_equal(o->cause, CAUSE_INJECTION);
 	h_assert_has(o->reason, "injection");
 	assert_false(h_peer_conn(h, 0)->tls);
@@ -326,9 +364,8 @@ proceed_injection_whitespace(void **state)
 		TO_PROCEED, P_SEND(PROCEED " "), P_END
 	};
 
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	assert_int_equal(finish(h, RES_ATTACK)->cause, CAUSE_INJECTION);
+	assert_int_equal(upstream_refused(h, XC "security = encrypt\n",
+	    script, RES_ATTACK)->cause, CAUSE_INJECTION);
 }
 
 static void
@@ -343,9 +380,7 @@ proceed_injection_separate_segment(void **state)
 	};
 	const struct outcome *o;
 
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	o = finish(h, RES_ATTACK);
+	o = upstream_refused(h, XC "security = encrypt\n", script, RES_ATTACK);
 	assert_int_equal(o->cause, CAUSE_INJECTION);
 }
 
@@ -358,9 +393,8 @@ proceed_before_starttls(void **state)
 		OPEN, P_SEND(S_HDR("s1") F_TLS PROCEED), P_END
 	};
 
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	assert_int_equal(finish(h, RES_ATTACK)->cause, CAUSE_INJECTION);
+	assert_int_equal(upstream_refused(h, XC "security = encrypt\n",
+	    script, RES_ATTACK)->cause, CAUSE_INJECTION);
 }
 
 /* Namespace tricks: a <proceed/> that is not in the TLS namespace, a
@@ -374,9 +408,7 @@ proceed_wrong_namespace(void **state)
 	};
 	const struct outcome *o;
 
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	o = finish(h, RES_FAILED);
+	o = upstream_refused(h, XC "security = encrypt\n", script, RES_FAILED);
 	h_assert_has(o->reason, "<proceed xmlns='jabber:client'>");
 	assert_false(h_peer_conn(h, 0)->tls);
 }
@@ -393,9 +425,7 @@ starttls_wrong_namespace_not_offered(void **state)
 	};
 	const struct outcome *o;
 
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	o = finish(h, RES_REFUSED);
+	o = upstream_refused(h, XC "security = encrypt\n", script, RES_REFUSED);
 	assert_false(o->starttls_offered);
 	assert_int_equal(o->cause, CAUSE_NO_TLS);
 }
@@ -412,11 +442,9 @@ features_wrong_namespace(void **state)
 	};
 	const struct outcome *o;
 
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	o = finish(h, RES_FAILED);
+	o = upstream_refused(h, XC "security = encrypt\n", script, RES_FAILED);
 	h_assert_has(o->reason, "urn:evil");
-	h_assert_not_has(peer_text(h), "<starttls");
+	h_assert_not_has(h_peer_text(h, 0), "<starttls");
 }
 
 static void
@@ -430,9 +458,8 @@ server_wrong_stream_namespace(void **state)
 		P_END
 	};
 
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	h_assert_has(finish(h, RES_FAILED)->reason, "jabber:server");
+	h_assert_has(upstream_refused(h, XC "security = encrypt\n",
+	    script, RES_FAILED)->reason, "jabber:server");
 }
 
 /* A server without version (pre-XMPP 1.0) has no STARTTLS. */
@@ -447,9 +474,7 @@ pre10_server_encrypt_refused(void **state)
 	};
 	const struct outcome *o;
 
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	o = finish(h, RES_REFUSED);
+	o = upstream_refused(h, XC "security = encrypt\n", script, RES_REFUSED);
 	assert_int_equal(o->cause, CAUSE_NO_TLS);
 	h_assert_has(o->reason, "pre-XMPP 1.0");
 }
@@ -495,9 +520,7 @@ server_restricted(struct harness *h, const char *what)
 	};
 	const struct outcome *o;
 
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	o = finish(h, RES_FAILED);
+	o = upstream_refused(h, XC "security = encrypt\n", script, RES_FAILED);
 	h_assert_has(o->reason, "restricted-xml");
 }
 
@@ -540,8 +563,7 @@ client_restricted(struct harness *h, const char *hdr)
 
 	h_start_opt(h, XC "security = encrypt\n", NULL, H_NO_PEER);
 	refused(h, hdr, "restricted-xml");
-	o = h_outcome(h, WAIT);
-	h_assert_result(o, RES_FAILED);
+	o = h_result(h, RES_FAILED);
 	assert_int_equal(o->cause, CAUSE_PROTOCOL);
 	h_assert_has(o->reason, "client");
 	assert_string_equal(o->addr, "");
@@ -613,9 +635,8 @@ server_deep_nesting(void **state)
 		OPEN, P_SENDS(deep),
 		P_EXPECT_DATA("<stream:error><policy-violation "), P_END
 	};
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	h_assert_has(finish(h, RES_FAILED)->reason, "nested deeper");
+	h_assert_has(upstream_refused(h, XC "security = encrypt\n",
+	    script, RES_FAILED)->reason, "nested deeper");
 }
 
 static void
@@ -637,7 +658,7 @@ server_oversized_features(void **state)
 	h_start(h, XC "security = encrypt\n", script);
 	free(f);		/* the harness copied the script */
 	refused(h, C_HDR, "remote-connection-failed");
-	h_assert_has(finish(h, RES_FAILED)->reason, "larger than");
+	h_assert_has(h_finish(h, RES_FAILED)->reason, "larger than");
 }
 
 static void
@@ -656,9 +677,8 @@ server_too_many_attributes(void **state)
 		OPEN, P_SENDS(hdr),
 		P_EXPECT_DATA("<stream:error><policy-violation "), P_END
 	};
-	h_start(h, XC "security = encrypt\n", script);
-	refused(h, C_HDR, "remote-connection-failed");
-	h_assert_has(finish(h, RES_FAILED)->reason, "attributes");
+	h_assert_has(upstream_refused(h, XC "security = encrypt\n",
+	    script, RES_FAILED)->reason, "attributes");
 }
 
 /* An oversized stanza from the client on a gated cleartext leg. */
@@ -691,7 +711,7 @@ client_oversized_stanza_gated(void **state)
 	all = h_read_all(h, WAIT, NULL);
 	h_assert_has(all, "<stream:error><policy-violation ");
 	h_assert_peer_ok(h);
-	h_assert_not_has(peer_text(h), "<message>");
+	h_assert_not_has(h_peer_text(h, 0), "<message>");
 }
 
 /* --------------------------------------------------- the client's header */
@@ -795,7 +815,7 @@ s2s_dialback_passes(void **state)
 	if (h_read_until(h, "type='valid'/>", WAIT) == NULL)
 		fail_msg("the dialback answer was not relayed");
 	h_close(h);
-	o = finish(h, RES_TLS);
+	o = h_finish(h, RES_TLS);
 	assert_string_equal(o->protocol, "xmpp-server");
 	assert_int_equal(o->auth, AUTH_PKIX);
 }
@@ -1014,6 +1034,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(starttls_verify_full_session),
 		T(verify_checks_the_domain),
+		T(verdict_kept_names_checked),
 		T(early_bytes_relayed_after_answer),
 		T(starttls_missing_encrypt_refused),
 		T(starttls_missing_may_gated),
