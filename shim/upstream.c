@@ -18,6 +18,10 @@
  * (no STARTTLS, a failed handshake, a DANE mismatch), is skipped for the
  * next one (RFC 7672 2.1.2), with its reason kept in the session record;
  * when none is left the session is refused.
+ *
+ * The MX and SRV lookups that make a plan of a domain are in
+ * upstream_route.c; what TLS asks of a target (SNI, ALPN, the checks after
+ * the handshake) in upstream_tls.c.
  */
 #include "config.h"
 
@@ -27,73 +31,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/crypto.h>
-
 #include "shim/dane.h"
 #include "shim/dns.h"
 #include "shim/log.h"
 #include "shim/server.h"
 #include "shim/session.h"
-#include "shim/srv.h"
 #include "shim/tls.h"
 #include "shim/transparent.h"
+#include "shim/upstream_int.h"
 
-#define UP_TARGETS_MAX	10	/* MX hosts or SRV targets tried */
-#define UP_ADDRS_MAX	8	/* addresses tried per target */
-#define UP_SRV_MAX	64	/* SRV records kept, over every label */
-
-struct up_target {
-	char			 host[DNS_NAME_MAX];
-	uint16_t		 port;
-	bool			 is_ip;
-	/* With tls = auto: the mode the SRV label that named it asks for
-	 * (XEP-0368); otherwise the service's applies. */
-	enum tls_mode		 tls;
-	/* DNSSEC state of the MX or SRV RRset that named this target;
-	 * unknown for a configured host (the configuration is trusted). */
-	enum dnssec_state	 src;
-};
-
-struct upstream_plan {
-	struct up_target	 t[UP_TARGETS_MAX];
-	size_t			 nt, cur;
-	struct dns_req		*req[2];	/* lookups in flight */
-	unsigned		 pending;
-	/* The current target's addresses, IPv6 and IPv4 interleaved. */
-	struct sockaddr_storage	 addr[UP_ADDRS_MAX];
-	size_t			 naddr, acur;
-	struct sockaddr_storage	 got6[UP_ADDRS_MAX], got4[UP_ADDRS_MAX];
-	size_t			 n6, n4;
-	enum dnssec_state	 addr_sec;	/* weakest of A and AAAA */
-	bool			 addr_failed;	/* a lookup failed outright */
-	enum dnssec_state	 dnssec;	/* weakest so far, for the record */
-	char			 addr_err[128];
-	/* Where the address lookups' CNAME chain ended, "" if none: with a
-	 * secure chain its TLSA records come first (RFC 7671 7). */
-	char			 cname[DNS_NAME_MAX];
-	bool			 tlsa_at_cname;	/* the lookup in flight */
-	/* The TLSA base domain of the records in use: the SNI (RFC 7672
-	 * 8.1).  "" when none are. */
-	char			 tlsa_base[DNS_NAME_MAX];
-	/* Its TLSA records, when they are secure and decide the level. */
-	struct dns_tlsa		*tlsa;
-	size_t			 ntlsa;
-	/* SRV routing: the records of every label asked, until all are in
-	 * (UP_SRV_MAX of them, on the heap). */
-	struct srv_rec		*srv;
-	size_t			 nsrv;
-	enum dnssec_state	 srv_sec;	/* weakest of the answers */
-	bool			 srv_dot;	/* "." : service not offered */
-	char			 srv_err[300];	/* a lookup that failed */
-	char			 srv_domain[DNS_NAME_MAX];
-	char			 srv_qname[DNS_NAME_MAX + 32];
-	/* Transparent mode: the client's original destination, the one
-	 * address connected to (transparent.c). */
-	struct sockaddr_storage	 only;
-	bool			 has_only;
-};
-
-static void	start_target(struct session *);
 static void	try_connect(struct session *);
 
 /* plan_cancel - drop the lookups in flight */
@@ -141,8 +87,8 @@ dane_level(const struct session *s)
 }
 
 /* note_dnssec - fold one lookup's state into the session record */
-static void
-note_dnssec(struct session *s, enum dnssec_state st)
+void
+upstream_note_dnssec(struct session *s, enum dnssec_state st)
 {
 	struct upstream_plan *p = s->plan;
 
@@ -152,8 +98,8 @@ note_dnssec(struct session *s, enum dnssec_state st)
 }
 
 /* lookup - ask the session's DNS client; false after refusing */
-static bool
-lookup(struct session *s, size_t slot, const char *name, uint16_t type,
+bool
+upstream_lookup(struct session *s, size_t slot, const char *name, uint16_t type,
     dns_cb cb)
 {
 	struct upstream_plan *p = s->plan;
@@ -171,8 +117,8 @@ lookup(struct session *s, size_t slot, const char *name, uint16_t type,
 }
 
 /* lookup_error - a failed lookup in words */
-static const char *
-lookup_error(const struct dns_result *r)
+const char *
+upstream_lookup_error(const struct dns_result *r)
 {
 	if (r->status == DNS_SERVFAIL && r->dnssec == DNSSEC_BOGUS)
 		return "DNSSEC bogus (the validating resolver said SERVFAIL)";
@@ -218,7 +164,7 @@ next_target(struct session *s, enum result r, enum cause cause,
 		sess_refuse(s, r, cause, "%s", why);
 		return;
 	}
-	start_target(s);
+	upstream_start_target(s);
 }
 
 /* reset_outcome - what the record says of a target left behind */
@@ -335,7 +281,7 @@ on_tlsa(void *arg, const struct dns_result *r)
 
 	p->req[0] = NULL;
 	p->pending--;
-	note_dnssec(s, r->dnssec);
+	upstream_note_dnssec(s, r->dnssec);
 	if (p->tlsa_at_cname && r->dnssec == DNSSEC_SECURE &&
 	    (r->status == DNS_NODATA || r->status == DNS_NXDOMAIN)) {
 		/* None at the expanded name: the original name's then. */
@@ -344,7 +290,7 @@ on_tlsa(void *arg, const struct dns_result *r)
 		p->tlsa_at_cname = false;
 		snprintf(qname, sizeof(qname), "_%u._tcp.%s",
 		    p->t[p->cur].port, p->t[p->cur].host);
-		lookup(s, 0, qname, DNS_T_TLSA, on_tlsa);
+		upstream_lookup(s, 0, qname, DNS_T_TLSA, on_tlsa);
 		return;
 	}
 	if (r->status != DNS_OK && r->status != DNS_NODATA &&
@@ -352,7 +298,7 @@ on_tlsa(void *arg, const struct dns_result *r)
 		/* RFC 7672 2.1.1: a failed TLSA lookup is not "no TLSA". */
 		next_target(s, RES_FAILED, CAUSE_DNS,
 		    "TLSA lookup for %s failed: %s",
-		    r->name, lookup_error(r));
+		    r->name, upstream_lookup_error(r));
 		return;
 	}
 	if (r->status != DNS_OK || r->dnssec != DNSSEC_SECURE) {
@@ -430,7 +376,7 @@ addresses_done(struct session *s)
 	const struct up_target *t = &p->t[p->cur];
 	char qname[DNS_NAME_MAX + 16];
 
-	note_dnssec(s, p->addr_sec);
+	upstream_note_dnssec(s, p->addr_sec);
 	if (p->n6 + p->n4 == 0) {
 		connect_target(s);	/* says why there is no address */
 		return;
@@ -469,7 +415,7 @@ addresses_done(struct session *s)
 	p->tlsa_at_cname = p->cname[0] != '\0';
 	snprintf(qname, sizeof(qname), "_%u._tcp.%s", t->port,
 	    p->tlsa_at_cname ? p->cname : t->host);
-	lookup(s, 0, qname, DNS_T_TLSA, on_tlsa);
+	upstream_lookup(s, 0, qname, DNS_T_TLSA, on_tlsa);
 }
 
 /* on_address - one of the A and AAAA lookups of the current target */
@@ -500,15 +446,15 @@ on_address(void *arg, const struct dns_result *r)
 		if (r->status != DNS_NXDOMAIN)
 			p->addr_failed = true;
 		snprintf(p->addr_err, sizeof(p->addr_err), "%s",
-		    lookup_error(r));
+		    upstream_lookup_error(r));
 	}
 	if (p->pending == 0)
 		addresses_done(s);
 }
 
 /* start_target - resolve the current target, or refuse if none is left */
-static void
-start_target(struct session *s)
+void
+upstream_start_target(struct session *s)
 {
 	struct upstream_plan *p = s->plan;
 	struct up_target *t;
@@ -526,7 +472,7 @@ start_target(struct session *s)
 	s->peer_is_ip = t->is_ip;
 	s->tls_mode = s->conf->tls == TLSM_AUTO ? t->tls : s->conf->tls;
 	if (t->src != DNSSEC_UNKNOWN)
-		note_dnssec(s, t->src);
+		upstream_note_dnssec(s, t->src);
 	free(p->tlsa);
 	p->tlsa = NULL;
 	p->ntlsa = 0;
@@ -553,253 +499,9 @@ start_target(struct session *s)
 		connect_target(s);
 		return;
 	}
-	if (!lookup(s, 1, t->host, DNS_T_AAAA, on_address))
+	if (!upstream_lookup(s, 1, t->host, DNS_T_AAAA, on_address))
 		return;
-	lookup(s, 0, t->host, DNS_T_A, on_address);
-}
-
-/* --------------------------------------------------------- MX and SRV */
-
-/* shuffle - put n targets in random order: hosts of equal MX preference
- * are to be tried in random order (RFC 5321 5.1) */
-static void
-shuffle(struct up_target *t, size_t n)
-{
-	for (size_t i = n; i > 1; i--) {
-		uint32_t r;
-		size_t j;
-
-		(void)gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
-		j = r % i;
-		if (j != i - 1) {
-			struct up_target tmp = t[i - 1];
-
-			t[i - 1] = t[j];
-			t[j] = tmp;
-		}
-	}
-}
-
-/* on_mx - the MX hosts of the configured domain, by preference */
-static void
-on_mx(void *arg, const struct dns_result *r)
-{
-	struct session *s = arg;
-	struct upstream_plan *p = s->plan;
-	const struct dns_answer *a = r->answer;
-	const struct dns_rr *rr[DNS_RR_MAX];
-	size_t n = 0;
-
-	p->req[0] = NULL;
-	p->pending--;
-	if (r->status == DNS_NODATA) {
-		/* No MX: the domain itself is the implicit MX (RFC 5321
-		 * 5.1), secure or not as this answer was. */
-		snprintf(p->t[0].host, sizeof(p->t[0].host), "%s",
-		    s->conf->upstream_host);
-		p->t[0].port = s->conf->upstream_port;
-		p->t[0].src = r->dnssec;
-		p->nt = 1;
-		start_target(s);
-		return;
-	}
-	if (r->status != DNS_OK) {
-		note_dnssec(s, r->dnssec);
-		sess_refuse(s, r->status == DNS_NXDOMAIN ? RES_REFUSED :
-		    RES_FAILED, CAUSE_DNS, "MX lookup for %s: %s",
-		    s->conf->upstream_host,
-		    r->status == DNS_NXDOMAIN ? "the domain does not exist" :
-		    lookup_error(r));
-		return;
-	}
-	for (size_t i = 0; i < a->n && n < DNS_RR_MAX; i++)
-		rr[n++] = &a->rr[i];
-	if (n == 1 && rr[0]->u.mx.host[0] == '\0') {
-		/* RFC 7505: the domain accepts no mail. */
-		note_dnssec(s, r->dnssec);
-		sess_refuse(s, RES_REFUSED, CAUSE_DNS,
-		    "%s accepts no mail (null MX)",
-		    s->conf->upstream_host);
-		return;
-	}
-	/* By preference; equal preferences in random order. */
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = i + 1; j < n; j++)
-			if (rr[j]->u.mx.pref < rr[i]->u.mx.pref) {
-				const struct dns_rr *tmp = rr[i];
-
-				rr[i] = rr[j];
-				rr[j] = tmp;
-			}
-	p->nt = 0;
-	for (size_t i = 0; i < n && p->nt < UP_TARGETS_MAX; ) {
-		size_t j = i, first = p->nt;
-
-		while (j < n && rr[j]->u.mx.pref == rr[i]->u.mx.pref) {
-			if (rr[j]->u.mx.host[0] != '\0' &&
-			    p->nt < UP_TARGETS_MAX) {
-				struct up_target *t = &p->t[p->nt++];
-
-				snprintf(t->host, sizeof(t->host), "%s",
-				    rr[j]->u.mx.host);
-				t->port = s->conf->upstream_port;
-				t->src = r->dnssec;
-			}
-			j++;
-		}
-		shuffle(&p->t[first], p->nt - first);
-		i = j;
-	}
-	if (p->nt == 0) {
-		sess_refuse(s, RES_REFUSED, CAUSE_DNS,
-		    "no usable MX host for %s",
-		    s->conf->upstream_host);
-		return;
-	}
-	start_target(s);
-}
-
-/* srv_plan - every SRV answer is in: the targets in the order of RFC
- * 2782, the domain itself when there are none and the protocol says so
- * (RFC 6120 3.2.2), or a refusal */
-static void
-srv_plan(struct session *s)
-{
-	struct upstream_plan *p = s->plan;
-	size_t order[UP_TARGETS_MAX], n;
-
-	if (p->srv_err[0] != '\0') {
-		/* A failed or bogus lookup is not "no records" (RFC 7673 3,
-		 * RFC 7672 2.1.1): the fallback would be a downgrade. */
-		sess_refuse(s, RES_FAILED, CAUSE_DNS, "%s", p->srv_err);
-		return;
-	}
-	n = srv_order(p->srv, p->nsrv, order, UP_TARGETS_MAX);
-	if (n == 0 && p->srv_dot) {
-		/* RFC 2782: "." means the service is not offered; RFC 6120
-		 * 3.2.1: then no fallback either. */
-		sess_refuse(s, RES_REFUSED, CAUSE_DNS,
-		    "%s: the domain says the service "
-		    "is not offered (SRV target \".\")", p->srv_qname);
-		return;
-	}
-	if (n == 0 && !s->proto->srv_fallback) {
-		sess_refuse(s, RES_REFUSED, CAUSE_DNS, "SRV lookup %s: %s",
-		    p->srv_qname, p->nsrv == 0 ? "no SRV records" :
-		    "no usable SRV target");
-		return;
-	}
-	if (n == 0) {
-		/* The domain's own address records on the default port,
-		 * reached as securely as the SRV answers said there are
-		 * none. */
-		struct up_target *t = &p->t[0];
-
-		snprintf(t->host, sizeof(t->host), "%s", p->srv_domain);
-		t->port = s->conf->upstream_port;
-		t->tls = s->conf->tls == TLSM_IMPLICIT ? TLSM_IMPLICIT :
-		    TLSM_STARTTLS;
-		t->src = p->srv_sec;
-		p->nt = 1;
-		snprintf(s->out.name_source, sizeof(s->out.name_source), "%s",
-		    s->conf->upstream_host[0] == '\0' && s->dest_source !=
-		    NULL ? s->dest_source : "config");
-		slog(LOG_L_DETAIL, s, "no SRV records for %s: its own "
-		    "address on port %u", t->host, t->port);
-		start_target(s);
-		return;
-	}
-	p->nt = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct srv_rec *r = &p->srv[order[i]];
-		struct up_target *t = &p->t[p->nt++];
-
-		snprintf(t->host, sizeof(t->host), "%s", r->target);
-		t->port = r->port;
-		t->tls = r->tls;
-		t->src = r->src;
-	}
-	start_target(s);
-}
-
-/* srv_answer - one SRV lookup's answer, kept until all are in */
-static void
-srv_answer(struct session *s, const struct dns_result *r, size_t slot,
-    enum tls_mode tls)
-{
-	struct upstream_plan *p = s->plan;
-	const struct dns_answer *a = r->answer;
-
-	p->req[slot] = NULL;
-	p->pending--;
-	note_dnssec(s, r->dnssec);
-	p->srv_sec = p->srv_sec == DNSSEC_UNKNOWN ? r->dnssec :
-	    dnssec_weakest(p->srv_sec, r->dnssec);
-	if (r->status == DNS_OK) {
-		if (a->n == 1 && a->rr[0].u.srv.target[0] == '\0')
-			p->srv_dot = true;
-		for (size_t i = 0; i < a->n && p->nsrv < UP_SRV_MAX; i++) {
-			struct srv_rec *v = &p->srv[p->nsrv++];
-
-			snprintf(v->target, sizeof(v->target), "%s",
-			    a->rr[i].u.srv.target);
-			v->port = a->rr[i].u.srv.port;
-			v->prio = a->rr[i].u.srv.prio;
-			v->weight = a->rr[i].u.srv.weight;
-			v->tls = tls;
-			v->src = r->dnssec;
-		}
-	} else if (r->status != DNS_NODATA && r->status != DNS_NXDOMAIN &&
-	    p->srv_err[0] == '\0')
-		snprintf(p->srv_err, sizeof(p->srv_err), "SRV lookup %s: %s",
-		    r->name, lookup_error(r));
-	if (p->pending == 0)
-		srv_plan(s);
-}
-
-/* on_srv - the SRV records of the label for STARTTLS (or the only one) */
-static void
-on_srv(void *arg, const struct dns_result *r)
-{
-	struct session *s = arg;
-
-	srv_answer(s, r, 0, s->conf->tls == TLSM_IMPLICIT ? TLSM_IMPLICIT :
-	    TLSM_STARTTLS);
-}
-
-/* on_srv_implicit - tls = auto: the label for implicit TLS (XEP-0368) */
-static void
-on_srv_implicit(void *arg, const struct dns_result *r)
-{
-	srv_answer(arg, r, 1, TLSM_IMPLICIT);
-}
-
-/* srv_start - look up the SRV records of domain: the protocol's label
- * for the service's tls mode, or with tls = auto both labels at once,
- * their records then tried as one set (XEP-0368) */
-static void
-srv_start(struct session *s, const char *domain)
-{
-	const struct conf_service *c = s->conf;
-	struct upstream_plan *p = s->plan;
-	char qname[DNS_NAME_MAX + 32];
-
-	snprintf(s->out.name_source, sizeof(s->out.name_source), "srv");
-	if ((p->srv = calloc(UP_SRV_MAX, sizeof(*p->srv))) == NULL) {
-		sess_refuse(s, RES_FAILED, CAUSE_LOCAL, "out of memory");
-		return;
-	}
-	snprintf(p->srv_domain, sizeof(p->srv_domain), "%s", domain);
-	snprintf(p->srv_qname, sizeof(p->srv_qname), "_%s._tcp.%s",
-	    c->tls == TLSM_IMPLICIT ? c->proto->srv_label_implicit :
-	    c->proto->srv_label, domain);
-	if (!lookup(s, 0, p->srv_qname, DNS_T_SRV, on_srv))
-		return;
-	if (c->tls == TLSM_AUTO) {
-		snprintf(qname, sizeof(qname), "_%s._tcp.%s",
-		    c->proto->srv_label_implicit, domain);
-		lookup(s, 1, qname, DNS_T_SRV, on_srv_implicit);
-	}
+	upstream_lookup(s, 0, t->host, DNS_T_A, on_address);
 }
 
 /* ------------------------------------------------------------- connect */
@@ -888,7 +590,7 @@ upstream_on_closed(struct session *s)
 	case UP_REOPEN_TARGET:
 		s->last_connect_err = 0;
 		sess_enter(s, SS_RESOLVING);
-		start_target(s);
+		upstream_start_target(s);
 		break;
 	}
 }
@@ -907,98 +609,6 @@ upstream_reconnect(struct session *s)
 {
 	s->up_reopen = UP_REOPEN_SAME;
 	io_close(&s->up);
-}
-
-/* ---------------------------------------------------------------- DANE */
-
-/*
- * upstream_dane_verify - after the handshake with a target whose secure,
- * usable TLSA records made DANE authentication mandatory: check the
- * server's chain against them.  The reference names for DANE-TA are the
- * TLSA base domain and the host name (MX host or SRV target) it was
- * reached by: the CNAME-expanded name and the original (RFC 7672 3.2.2),
- * and the domain a client-first client named, the service domain of RFC
- * 7673 4.1 (TLSA records are only used when the SRV RRset was secure).
- */
-enum auth
-upstream_dane_verify(struct session *s, char *why, size_t whylen)
-{
-	struct upstream_plan *p = s->plan;
-	const gnutls_datum_t *chain;
-	const char *names[3];
-	size_t n, nnames = 0;
-
-	if (p == NULL || p->ntlsa == 0) {
-		snprintf(why, whylen, "no TLSA records to check");
-		return AUTH_NONE;
-	}
-	chain = tls_conn_peer_chain(s->tls, &n);
-	if (chain == NULL || n == 0) {
-		snprintf(why, whylen, "the server sent no certificate");
-		return AUTH_NONE;
-	}
-	names[nnames++] = p->t[p->cur].host;
-	if (p->cname[0] != '\0')
-		names[nnames++] = p->cname;
-	if (s->dest[0] != '\0')
-		names[nnames++] = s->dest;
-	return dane_verify(chain, n, p->tlsa, p->ntlsa, names, nnames,
-	    time(NULL), why, whylen);
-}
-
-/*
- * upstream_verify - PKIX.  A client-first session is checked against the
- * domain its client named, never against the SRV target, which plain DNS
- * could have forged (RFC 6125 6, RFC 7590 3.2; catalogue XC-09): as
- * DNS-ID, as SRV-ID for the protocol's service ("_xmpp-client.DOMAIN",
- * RFC 4985) and as XmppAddr.  Other sessions are checked against the
- * host connected to (or its address).
- */
-bool
-upstream_verify(struct session *s, char *why, size_t whylen)
-{
-	struct tls_refid ids[3];
-	char srvid[DNS_NAME_MAX + 32];
-	size_t n = 0;
-
-	if (s->dest[0] == '\0')
-		return tls_conn_verify(s->tls, s->out.peer, s->peer_is_ip, why,
-		    whylen);
-	ids[n].type = TLS_ID_DNS;
-	ids[n++].name = s->dest;
-	if (s->proto->srv_label != NULL) {
-		snprintf(srvid, sizeof(srvid), "_%s.%s", s->proto->srv_label,
-		    s->dest);
-		ids[n].type = TLS_ID_SRV;
-		ids[n++].name = srvid;
-	}
-	ids[n].type = TLS_ID_XMPP;
-	ids[n++].name = s->dest;
-	return tls_conn_verify_ids(s->tls, ids, n, why, whylen);
-}
-
-/* upstream_alpn - implicit TLS offers the protocol's ALPN identifier
- * (XEP-0368: "xmpp-client", "xmpp-server") */
-const char *
-upstream_alpn(const struct session *s)
-{
-	return s->tls_mode == TLSM_IMPLICIT ? s->proto->alpn : NULL;
-}
-
-/* upstream_sni - the name to send as SNI: for a client-first session the
- * domain its client named (RFC 6120 13.7.2.1, RFC 7673 4.1); otherwise
- * the TLSA base domain when TLSA records are in use, else the host's name
- * (NULL for an address) */
-const char *
-upstream_sni(const struct session *s)
-{
-	if (s->dest[0] != '\0')
-		return s->dest;
-	if (s->peer_is_ip)
-		return NULL;
-	if (s->plan != NULL && s->plan->tlsa_base[0] != '\0')
-		return s->plan->tlsa_base;
-	return s->out.peer;
 }
 
 /* ------------------------------------------------------------- start */
@@ -1028,7 +638,7 @@ upstream_start(struct session *s)
 	switch (c->upstream_kind) {
 	case UPK_MX:
 		snprintf(s->out.name_source, sizeof(s->out.name_source), "mx");
-		lookup(s, 0, c->upstream_host, DNS_T_MX, on_mx);
+		upstream_route_mx(s, c->upstream_host);
 		return;
 	case UPK_SRV:
 		/* upstream = srv: the domain the client named. */
@@ -1037,8 +647,8 @@ upstream_start(struct session *s)
 			    "upstream = srv, but the client named no domain");
 			return;
 		}
-		srv_start(s, c->upstream_host[0] != '\0' ? c->upstream_host :
-		    s->dest);
+		upstream_route_srv(s, c->upstream_host[0] != '\0' ?
+		    c->upstream_host : s->dest);
 		return;
 	case UPK_TRANSPARENT:
 		/* Where the client was going, by name if one is known. */
@@ -1047,7 +657,7 @@ upstream_start(struct session *s)
 			return;
 		p->has_only = true;
 		p->nt = 1;
-		start_target(s);
+		upstream_start_target(s);
 		return;
 	case UPK_HOST:
 	case UPK_LAST:
@@ -1057,5 +667,5 @@ upstream_start(struct session *s)
 	p->t[0].port = c->upstream_port;
 	p->t[0].is_ip = c->upstream_is_ip;
 	p->nt = 1;
-	start_target(s);
+	upstream_start_target(s);
 }
