@@ -39,8 +39,9 @@
 #define LOST_LOG_MS	60000		/* at most one "lost" line a minute */
 #define DAY_MS		(24u * 3600 * 1000)
 
-/* The ring holds about 2.5 MB of records at most; a batch is committed
- * at most 200 ms after its first record came. */
+/* The ring holds pointers: a record (about 2.4 KB) is on the heap only
+ * while it waits, up to queue_max of them, so an idle daemon keeps none.
+ * A batch is committed at most 200 ms after its first record came. */
 #define TUNE_DEFAULT	{ .queue_max = 1024, .batch_max = 128, \
 			  .batch_ms = 200, .retry_ms = 5000, \
 			  .prune_ms = DAY_MS }
@@ -54,7 +55,7 @@ static struct {
 	pthread_t		 thread;
 	struct posture_tune	 tune;
 	struct posture_conf	*next_conf;	/* for the writer to adopt */
-	struct outcome		*ring;
+	struct outcome		**ring;		/* queue_max slots */
 	size_t			 head, count;
 	size_t			 inflight;	/* taken by the writer */
 	bool			 broken;	/* the store is unusable */
@@ -149,7 +150,7 @@ struct writer {
 	struct posture_conf	*conf;
 	struct pdb		*db;
 	char			 path[PATH_MAX];
-	struct outcome		*batch;
+	struct outcome		**batch;	/* batch_max slots */
 	size_t			 nbatch;
 	uint64_t		 first_ms;	/* when a record first waited */
 	uint64_t		 retry_at, prune_at;
@@ -157,15 +158,29 @@ struct writer {
 	char			 err[512];	/* the last problem logged */
 };
 
+/* record_free - a queued record's life ends: it and what it owns */
+static void
+record_free(struct outcome *r)
+{
+	if (r != NULL) {
+		outcome_release(r);
+		free(r);
+	}
+}
+
 /* drop_ring - with the lock held: give up every record waiting in the
- * ring, freeing what they own; how many there were */
+ * ring; how many there were */
 static size_t
 drop_ring(void)
 {
 	size_t	 n = P.count;
 
-	for (size_t i = 0; i < n; i++)
-		outcome_release(&P.ring[(P.head + i) % P.tune.queue_max]);
+	for (size_t i = 0; i < n; i++) {
+		size_t j = (P.head + i) % P.tune.queue_max;
+
+		record_free(P.ring[j]);
+		P.ring[j] = NULL;
+	}
 	P.head = P.count = 0;
 	return n;
 }
@@ -174,8 +189,10 @@ drop_ring(void)
 static void
 drop_batch(struct writer *w)
 {
-	for (size_t i = 0; i < w->nbatch; i++)
-		outcome_release(&w->batch[i]);
+	for (size_t i = 0; i < w->nbatch; i++) {
+		record_free(w->batch[i]);
+		w->batch[i] = NULL;
+	}
 	w->nbatch = 0;
 }
 
@@ -322,6 +339,7 @@ take(struct writer *w)
 
 	while (w->nbatch < P.tune.batch_max && P.count > 0) {
 		w->batch[w->nbatch++] = P.ring[P.head];
+		P.ring[P.head] = NULL;
 		P.head = (P.head + 1) % cap;
 		P.count--;
 	}
@@ -482,29 +500,34 @@ posture_open(const struct conf *conf, char *err, size_t errlen)
 }
 
 /* posture_submit - copy the record into the ring, moving what it owns
- * along; count it lost when the ring is full.  The peer name is stored
- * as its key. */
+ * along; count it lost when the ring is full (or no copy can be made).
+ * The peer name is stored as its key. */
 void
 posture_submit(struct outcome *o)
 {
-	struct outcome	 rec = *o;
+	struct outcome	*rec;
+	char		 key[sizeof(o->peer)];
 	uint64_t	 lost = 0, now;
-	bool		 queued = false;
 
-	/* From here on the copy owns them, whatever becomes of it. */
-	o->policy_tlsa = NULL;
-	o->helo = NULL;
-	posture_key(rec.peer, sizeof(rec.peer), o->peer);
+	posture_key(key, sizeof(key), o->peer);
+	/* From here on the copy owns the strings, whatever becomes of it;
+	 * without a copy the session keeps them, and frees them. */
+	if ((rec = malloc(sizeof(*rec))) != NULL) {
+		*rec = *o;
+		o->policy_tlsa = NULL;
+		o->helo = NULL;
+		memcpy(rec->peer, key, sizeof(key));
+	}
 	pthread_mutex_lock(&P.lock);
 	if (!P.running || P.stopping) {
 		pthread_mutex_unlock(&P.lock);
-		outcome_release(&rec);
+		record_free(rec);
 		return;
 	}
 	/* The pin holds from now on, whatever happens to the record. */
-	if (posture_tls_seen(&rec))
-		posture_pin_note(rec.peer, rec.port, rec.protocol, rec.start);
-	if (P.count == P.tune.queue_max) {
+	if (posture_tls_seen(o))
+		posture_pin_note(key, o->port, o->protocol, o->start);
+	if (rec == NULL || P.count == P.tune.queue_max) {
 		P.lost++;
 		now = now_ms();
 		if (P.lost_logged_ms == 0 ||
@@ -513,14 +536,13 @@ posture_submit(struct outcome *o)
 			lost = P.lost;
 		}
 	} else {
-		queued = true;		/* the ring's entry owns them now */
 		P.ring[(P.head + P.count) % P.tune.queue_max] = rec;
+		rec = NULL;		/* the ring's now */
 		if (++P.count == 1 || P.count == P.tune.batch_max)
 			pthread_cond_signal(&P.wake);
 	}
 	pthread_mutex_unlock(&P.lock);
-	if (!queued)
-		outcome_release(&rec);
+	record_free(rec);
 	if (lost > 0)
 		logmsg(LOG_L_WARN, "posture store queue full (%zu records): "
 		    "the record of session %016llx is lost, %llu so far",

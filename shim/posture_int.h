@@ -69,7 +69,7 @@ struct pdb	*pdb_open(const char *path, char *err, size_t errlen);
 void		 pdb_close(struct pdb *);
 /* pdb_commit - n records, with their peers and events, in one
  * transaction; false (rolled back) with err */
-bool		 pdb_commit(struct pdb *, const struct outcome *, size_t n,
+bool		 pdb_commit(struct pdb *, struct outcome *const *, size_t n,
 		    const struct posture_conf *, char *err, size_t errlen);
 /* pdb_prune - delete session rows that started before cutoff (but never
  * a peer's last one); how many, or -1 with err */
