@@ -334,7 +334,7 @@ static void
 peer_detail(sqlite3 *db, sqlite3_stmt *st)
 {
 	sqlite3_stmt	*l, *e;
-	char		 a[32], b[32], id[24];
+	char		 a[32], b[32], id[24], helo[256];
 
 	printf("peer          %s port %d (%s, %s)\n", col(st, P_PEER),
 	    sqlite3_column_int(st, P_PORT), col(st, P_PROTOCOL),
@@ -375,6 +375,9 @@ peer_detail(sqlite3 *db, sqlite3_stmt *st)
 				printf("  reason %s\n", col(l, 24));
 		}
 		sqlite3_finalize(l);
+		if (*helo_of(db, sqlite3_column_int64(st, P_LAST_SESSION),
+		    helo, sizeof(helo)) != '\0')
+			printf("  greeted as %s\n", helo);
 	}
 	if ((e = events_stmt(db, st)) == NULL)
 		return;

@@ -306,6 +306,12 @@ d = json.load(open(sys.argv[1]))
 print(" ".join(x["last"]["helo"] for x in d if x["peer"] == sys.argv[2]))' \
     "$LAB_TMP/out/posture.json" "mx-ee-full.$D")" "$HELO" \
     "tlshim posture --json: the last session's helo for mx-ee-full.$D"
+RC=0
+"$TLSHIM" posture -c "$conf" --peer "mx-ee-full.$D" >"$LAB_TMP/out/posture.txt" \
+    2>"$LAB_TMP/out/posture.err" || RC=$?
+is "$RC" 0 "tlshim posture --peer: exit 0"
+like "$(cat "$LAB_TMP/out/posture.txt")" "greeted as $HELO" \
+    "tlshim posture --peer: the last session's server name, as greeted"
 
 # ------------------------------------------------ the validator, and errors
 
