@@ -76,7 +76,7 @@ free_port() {
 	echo "$p"
 }
 
-echo "1..8"
+echo "1..9"
 
 (
 	set -e
@@ -185,4 +185,22 @@ else
 	n=$((n + 1))
 	echo "ok $n - stunnel # SKIP $STUNNEL not installed"
 fi
+
+# bench/run itself, tiny: its phases run and its table comes out whole.
+stop_all() { for p in $PIDS; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; PIDS=""; }
+stop_all
+args=(--smoke --only short,resume,bulk,latency --out "$T/table.txt")
+command -v "$STUNNEL" >/dev/null 2>&1 || args+=(--no-stunnel)
+BENCH_BIN=$BIN TLSHIMD=$TLSHIMD STUNNEL=$STUNNEL BENCH_MAX_S=120 \
+    timeout -k 5 240 bash "$(dirname "$0")/run" "${args[@]}" >"$T/run.log" 2>&1
+rc=$?
+rows=0
+for r in "short sessions/s, c=16, full hs (1 core)" \
+    "short sessions/s, c=16, resumption (1 core)" \
+    "bulk DATA MB/s, one session (1 core)" \
+    "added p50 latency ms, one client, full hs" "per relay CPU-second"; do
+	grep -qF "$r" "$T/table.txt" 2>/dev/null && rows=$((rows + 1))
+done
+[ $rc = 0 ] && [ $rows = 5 ] && ! grep -q '\.errors=[1-9-]' "$T/table.txt"
+ok $? "bench/run --smoke: exit 0, every phase's rows in its table, no errors" "$T/run.log"
 exit 0
