@@ -139,3 +139,14 @@ sbuf_json_str(struct sbuf *b, const char *s)
 	sbuf_add(b, run, (size_t)(s - run));
 	sbuf_add(b, "\"", 1);
 }
+
+void
+sbuf_json_fputs(FILE *f, const char *s)
+{
+	struct sbuf b;
+
+	sbuf_init(&b);
+	sbuf_json_str(&b, s);
+	fputs(sbuf_ok(&b) ? sbuf_str(&b) : "\"\"", f);
+	sbuf_free(&b);
+}

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define SBUF_MAX	(4u * 1024 * 1024)	/* far above any answer */
 
@@ -33,5 +34,7 @@ void	sbuf_printf(struct sbuf *, const char *fmt, ...)
 /* sbuf_json_str - s as a JSON string, quotes included; bytes below 0x20
  * and DEL escaped, other bytes as they are */
 void	sbuf_json_str(struct sbuf *, const char *s);
+/* sbuf_json_fputs - the same JSON string written to f (the tools' output) */
+void	sbuf_json_fputs(FILE *f, const char *s);
 
 #endif

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "shim/conf.h"
+#include "shim/sbuf.h"
 #include "tool/tool.h"
 
 #define EXIT_ERR	3
@@ -79,30 +80,12 @@ iso(sqlite3_stmt *st, int i, char *buf, size_t len)
 	return buf;
 }
 
-/* json_str - s as a JSON string on stdout */
-static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 /* kv - one member: "key": "text" (sep before it: "" first, ", " after) */
 static void
 kv(const char *sep, const char *k, const char *v)
 {
 	printf("%s\"%s\": ", sep, k);
-	json_str(v);
+	sbuf_json_fputs(stdout, v);
 }
 
 /* kv_time - "key": "ISO time" or null */

@@ -13,6 +13,7 @@
 #include "shim/dane.h"
 #include "shim/dns.h"
 #include "shim/result.h"
+#include "shim/sbuf.h"
 #include "tool/probe.h"
 
 int
@@ -39,33 +40,13 @@ static const char *const verdict_words[] = {
 	"plaintext or refused", "error"
 };
 
-/* json_str - s as a JSON string */
-static void
-json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", f);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 static void
 json_kv(FILE *f, const char *k, const char *v, bool last)
 {
 	fprintf(f, "  ");
-	json_str(f, k);
+	sbuf_json_fputs(f, k);
 	fprintf(f, ": ");
-	json_str(f, v);
+	sbuf_json_fputs(f, v);
 	fprintf(f, "%s\n", last ? "" : ",");
 }
 
