@@ -70,14 +70,10 @@ col(sqlite3_stmt *st, int i)
 static const char *
 iso(sqlite3_stmt *st, int i, char *buf, size_t len)
 {
-	time_t		 t = (time_t)sqlite3_column_int64(st, i);
-	struct tm	 tm;
-
 	buf[0] = '\0';
-	if (sqlite3_column_type(st, i) != SQLITE_NULL &&
-	    gmtime_r(&t, &tm) != NULL)
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return buf;
+	return tool_utc(buf, len, (time_t)sqlite3_column_int64(st, i));
 }
 
 /* kv - one member: "key": "text" (sep before it: "" first, ", " after) */

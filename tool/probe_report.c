@@ -15,6 +15,7 @@
 #include "shim/result.h"
 #include "shim/sbuf.h"
 #include "tool/probe.h"
+#include "tool/tool.h"
 
 int
 probe_verdict(const struct probe *p)
@@ -50,16 +51,14 @@ json_kv(FILE *f, const char *k, const char *v, bool last)
 	fprintf(f, "%s\n", last ? "" : ",");
 }
 
-/* date_text - a UTC date for notAfter */
+/* date_text - a UTC date for notAfter; "" when unknown (0) */
 static void
 date_text(time_t t, char *buf, size_t len)
 {
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&t, &tm) == NULL)
+	if (t == 0)
 		snprintf(buf, len, "%s", "");
 	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		tool_utc(buf, len, t);
 }
 
 void

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -95,4 +96,17 @@ tool_store_open(const char *prog, const char *path)
 		return NULL;
 	}
 	return db;
+}
+
+const char *
+tool_utc(char *buf, size_t len, time_t t)
+{
+	struct tm tm;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
 }

@@ -32,6 +32,7 @@
 
 #include "shim/sbuf.h"
 #include "tool/tlsrpt.h"
+#include "tool/tool.h"
 
 #define DAY	86400
 
@@ -485,17 +486,6 @@ num(struct sbuf *b, int n, const char *key, uint64_t v)
 	sbuf_printf(b, "%llu", (unsigned long long)v);
 }
 
-/* stamp - RFC 3339 UTC */
-static void
-stamp(char *buf, size_t len, time_t t)
-{
-	struct tm	 tm;
-
-	buf[0] = '\0';
-	if (gmtime_r(&t, &tm) != NULL)
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* failure_json - one failure-details entry; what is not known is left
  * out rather than made up (a session refused before it connected has no
  * addresses) */
@@ -577,8 +567,8 @@ tlsrpt_json(const struct tlsrpt *r, const struct tlsrpt_domain *d,
 {
 	char	 start[32], end[32];
 
-	stamp(start, sizeof(start), r->day);
-	stamp(end, sizeof(end), r->day + DAY - 1);
+	tool_utc(start, sizeof(start), r->day);
+	tool_utc(end, sizeof(end), r->day + DAY - 1);
 	sbuf_puts(b, "{");
 	str(b, n + 2, true, "organization-name", m->org);
 	sbuf_puts(b, ",");

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 struct sqlite3;
 
@@ -24,6 +25,11 @@ int	tool_posture(int argc, char **argv);
 /* tool_report - `tlshim report tlsrpt`: RFC 8460 reports from the posture
  * store; exit 0, or 3 on any error (no database, a bad date) */
 int	tool_report(int argc, char **argv);
+
+/* tool_utc - t as RFC 3339 UTC ("2026-11-23T04:20:00Z") in buf; "" when
+ * it cannot be.  In store.c, which every subcommand's build (and the
+ * report's unit test) links. */
+const char *tool_utc(char *buf, size_t len, time_t t);
 
 /* tool_ctl - `tlshim ctl status|stats|reload` through the daemon's
  * control socket: exit 0, or 3 with a message */
